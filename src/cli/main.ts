@@ -1,0 +1,52 @@
+import { isPeerwebError } from '../errors/index.js';
+import { defaultIo, type CliIo, type Subcommand } from './io.js';
+
+/** The subcommands, one file each, loaded only when used. Add a row to add a command. */
+const commands: Readonly<Record<string, { summary: string; load: () => Promise<{ command: Subcommand }> }>> = {
+  start: { summary: 'Run a node (proxy, cache, origin front, mirror) from flags or a config file', load: () => import('./start.js') },
+};
+
+function help(io: CliIo): void {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  io.stdout.write(
+    'Usage: peerweb <command> [options]\n\nCommands:\n' +
+      Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n') +
+      '\n\nRun `peerweb <command> --help` for the options of one command.\n',
+  );
+}
+
+/** Runs the CLI; returns the exit code. Callable from tests with their own io. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    help(io);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    io.stdout.write('peerweb 0.1.0\n');
+    return 0;
+  }
+  // `peerweb archive build` → command "archive build" when such a row exists.
+  const sub = rest[0];
+  const twoWord = sub !== undefined ? commands[`${name} ${sub}`] : undefined;
+  const entry = twoWord ?? commands[name];
+  if (!entry) {
+    io.stderr.write(`peerweb: unknown command ${JSON.stringify(name)}\n`);
+    help(io);
+    return 2;
+  }
+  const { command } = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(twoWord ? rest.slice(1) : rest, io);
+  } catch (err) {
+    if (isPeerwebError(err)) {
+      io.stderr.write(`peerweb: ${err.message} [${err.code}]\n`);
+      return err.code === 'PW_ERR_CLI_USAGE' ? 2 : 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,32 @@
+import { defineErrors } from './registry.js';
+
+/** Codes of the core: config, CLI, HTTP parsing, proxying, storage. */
+export const coreErrors = defineErrors({
+  PW_ERR_CONFIG_INVALID: { status: 0, message: 'Config key {key} has bad value {value}: {reason}', doc: 'A config file, flag or environment value failed validation; the message names the key and the value.' },
+  PW_ERR_CONFIG_UNKNOWN_KEY: { status: 0, message: 'Config key {key} is unknown', doc: 'A config file or flag names a key that does not exist (often a typo).' },
+  PW_ERR_CONFIG_FILE: { status: 0, message: 'Config file {file} cannot be read: {reason}', doc: 'The config file is missing, unreadable, or not valid JSON/TOML.' },
+  PW_ERR_CLI_USAGE: { status: 0, message: '{reason}', doc: 'A command-line flag or argument is missing or malformed; run the command with --help.' },
+  PW_ERR_HTTP_PARSE: { status: 400, message: 'Bad request: {reason}', doc: 'The client sent a message that is not strictly valid HTTP/1.1; the connection is closed after the 400.' },
+  PW_ERR_HTTP_HEADER_TOO_LARGE: { status: 431, message: 'Request header section too large: {reason}', doc: 'The request line, a header line, the header count or the header section exceeded its limit.' },
+  PW_ERR_HTTP_URI_TOO_LONG: { status: 414, message: 'Request target longer than {limit} bytes', doc: 'The request target exceeded limits.requestLine.' },
+  PW_ERR_HTTP_BODY_TOO_LARGE: { status: 413, message: 'Request body larger than {limit} bytes', doc: 'The request body exceeded limits.requestBody.' },
+  PW_ERR_HTTP_TIMEOUT: { status: 408, message: 'Request not received within {ms} ms', doc: 'The client was too slow to send the header section or body (slowloris protection).' },
+  PW_ERR_HTTP_VERSION: { status: 505, message: 'HTTP version {version} not supported', doc: 'Only HTTP/1.0 and HTTP/1.1 are served.' },
+  PW_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method {method} not allowed here', doc: 'The method is not allowed for this target (for example CONNECT on a reverse proxy).' },
+  PW_ERR_NOT_IMPLEMENTED: { status: 501, message: 'Method {method} not implemented', doc: 'The method is not known to the proxy.' },
+  PW_ERR_ROUTE_NO_ORIGIN: { status: 404, message: 'No origin configured for host {host}', doc: 'Reverse proxy: the Host header matches no configured origin.' },
+  PW_ERR_ROUTE_FORBIDDEN_DEST: { status: 403, message: 'Destination {host} is not allowed: {reason}', doc: 'Forward proxy: the target resolves to loopback, link-local or a private range, or the CONNECT port is not allowed.' },
+  PW_ERR_LOOP: { status: 508, message: 'Forwarding loop detected through Via {via}', doc: 'The request already passed through this node; it is not forwarded again.' },
+  PW_ERR_ONLY_IF_CACHED: { status: 504, message: 'Not in cache and only-if-cached was requested', doc: 'The client asked for a cached response only and none was usable.' },
+  PW_ERR_UPSTREAM_CONNECT: { status: 502, message: 'Cannot reach upstream {origin}: {reason}', doc: 'The origin or peer refused the connection or could not be resolved.' },
+  PW_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'Upstream {origin} did not answer within {ms} ms', doc: 'The origin or peer was too slow.' },
+  PW_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, message: 'Upstream {origin} sent a malformed response: {reason}', doc: 'The origin sent an invalid message (two Content-Length values, Content-Length with Transfer-Encoding, bad chunking); no byte of it is forwarded.' },
+  PW_ERR_UPSTREAM_TOO_LARGE: { status: 502, message: 'Upstream response larger than {limit} bytes', doc: 'The origin response exceeded limits.responseBody.' },
+  PW_ERR_COLLAPSE_FULL: { status: 503, message: 'Too many clients waiting for {key}', doc: 'The waiting list for one object reached collapse.maxWaiters; retry later.' },
+  PW_ERR_RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range {range} not satisfiable for {size} bytes', doc: 'No requested range overlaps the representation.' },
+  PW_ERR_STORE_CORRUPT: { status: 0, message: 'Stored body {digest} failed its hash check', doc: 'A body on disk no longer matches its SHA-256; it is dropped and refetched, never served.' },
+  PW_ERR_STORE_IO: { status: 500, message: 'Storage error: {reason}', doc: 'The disk store could not read or write.' },
+  PW_ERR_ADMIN_BAD_REQUEST: { status: 400, message: 'Admin request invalid: {reason}', doc: 'An admin API call (purge and so on) was malformed.' },
+  PW_ERR_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded for {source}', doc: 'The client sent more requests than allowed; see Retry-After.' },
+  PW_ERR_ACCESS_DENIED: { status: 403, message: 'Access denied for {source}', doc: 'The client address or credentials are not allowed by the access rules.' },
+});
