@@ -4,6 +4,14 @@ import { defaultIo, type CliIo, type Subcommand } from './io.js';
 /** The subcommands, one file each, loaded only when used. Add a row to add a command. */
 const commands: Readonly<Record<string, { summary: string; load: () => Promise<{ command: Subcommand }> }>> = {
   start: { summary: 'Run a node (proxy, cache, origin front, mirror) from flags or a config file', load: () => import('./start.js') },
+  get: { summary: 'Download a file from mirrors, verified against the publisher digest', load: () => import('./get.js') },
+  push: { summary: 'Pre-warm mirrors with signed PUTs', load: () => import('./push.js') },
+  'mirror sync': { summary: 'Copy or update mirrored prefixes from their origin', load: () => import('./mirror-sync.js') },
+  keygen: { summary: 'Create a publisher key pair and print the DNS record to publish', load: () => import('./keygen.js') },
+  'archive build': { summary: 'Build a signed site archive (.pwar) from a folder', load: () => import('./archive-build.js') },
+  'archive sign': { summary: 'Sign (or re-sign) a site archive with a publisher key', load: () => import('./archive-sign.js') },
+  'archive verify': { summary: 'Verify a site archive: signature, key, validity, every entry', load: () => import('./archive-verify.js') },
+  'archive inspect': { summary: 'Show what a site archive holds (without verifying it)', load: () => import('./archive-inspect.js') },
 };
 
 function help(io: CliIo): void {

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { PeerwebError } from '../errors/index.js';
 import { coreOptions } from './options-core.js';
+import { archiveOptions } from './options-archive.js';
+import { peersOptions } from './options-peers.js';
+import { mirrorOptions } from './options-mirror.js';
 import { InvalidValue, type OptionSpec, type ValueOf } from './options-types.js';
 
 export { opt, invalid, InvalidValue } from './options-types.js';
@@ -14,6 +17,9 @@ export type { OriginRoute } from './options-core.js';
  */
 export const options = Object.freeze({
   ...coreOptions,
+  ...archiveOptions,
+  ...peersOptions,
+  ...mirrorOptions,
 });
 
 export type OptionKey = keyof typeof options;

@@ -1,4 +1,10 @@
 import { coreErrors } from './codes-core.js';
+import { acceptErrors } from './codes-accept.js';
+import { archiveErrors } from './codes-archive.js';
+import { httpErrors } from './codes-http.js';
+import { mirrorErrors } from './codes-mirror.js';
+import { peersErrors } from './codes-peers.js';
+import { storageErrors } from './codes-storage.js';
 import type { ErrorSpec } from './registry.js';
 
 export { defineErrors } from './registry.js';
@@ -10,6 +16,12 @@ export type { ErrorSpec, ErrorTable } from './registry.js';
  */
 export const errors = Object.freeze({
   ...coreErrors,
+  ...storageErrors,
+  ...acceptErrors,
+  ...archiveErrors,
+  ...httpErrors,
+  ...mirrorErrors,
+  ...peersErrors,
 });
 
 export type ErrorCode = keyof typeof errors;

@@ -73,3 +73,14 @@ export interface CacheStore {
   stats(): StoreStats;
   close(): Promise<void>;
 }
+
+/**
+ * Synchronous view of the memory tier, for the hit path: no Promise is created when a hit is
+ * served entirely from memory. `peek` returns undefined when the memory tier does not know the
+ * key (then call `lookup`); `bodyBuffer` returns undefined when the body is not held in memory
+ * (then call `openBody`). Bytes returned by `bodyBuffer` passed the SHA-256 check.
+ */
+export interface SyncPeek {
+  peek(key: string): readonly StoredEntry[] | undefined;
+  bodyBuffer(digest: string): Buffer | undefined;
+}

@@ -1,0 +1,51 @@
+// Incremental update: a holder of version N gets N+1 with 1 % of its entries changed.
+// Target: transferred bytes ≤ 1.1 × the changed bytes. Run: npx tsx bench/archive-update.ts
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildArchive, bufferSource, openArchive, updateArchive, type RangeSource } from '../src/archive/index.js';
+import { generatePublisherKey } from '../src/integrity/keys.js';
+
+const key = generatePublisherKey();
+const trust = { keysFor: async () => [key] };
+const rows: string[] = [];
+for (const [files, size] of [[1000, 100 * 1024], [200, 512 * 1024]] as const) {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-update-'));
+  for (let i = 0; i < files; i++) writeFileSync(join(dir, `f${i}.bin`), randomBytes(size));
+  const base = { dir, origin: 'https://www.example.com', prefix: '/', notBefore: Date.now() - 1000, validFor: 86_400_000, key };
+  const v1 = buildArchive({ ...base, version: 1 });
+  const changedCount = Math.max(1, Math.round(files / 100));
+  for (let i = 0; i < changedCount; i++) writeFileSync(join(dir, `f${Math.floor((i * files) / changedCount)}.bin`), randomBytes(size));
+  const v2 = buildArchive({ ...base, version: 2 });
+  rmSync(dir, { recursive: true, force: true });
+  const old = await openArchive({ bytes: v1 }, trust);
+  const stats = { reads: 0, bytes: 0 };
+  const inner = bufferSource(v2);
+  const src: RangeSource = { size: v2.length, read: async (s, e) => { stats.reads++; stats.bytes += e - s; return inner.read(s, e); } };
+  const r = await updateArchive(old, src, trust);
+  await old.close();
+  rows.push(`| ${files} × ${size / 1024} KiB (${(v2.length / 1024 ** 2).toFixed(0)} MiB) | ${r.plan.changed.length} | ${(r.plan.changedBytes / 1024).toFixed(0)} KiB | ${(stats.bytes / 1024).toFixed(0)} KiB in ${stats.reads} reads | ${(stats.bytes / r.plan.changedBytes).toFixed(3)} × |`);
+}
+// Content-defined chunks: one 64 MiB entry with 10 scattered one-byte edits.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-update-'));
+  const big = randomBytes(64 * 1024 * 1024);
+  writeFileSync(join(dir, 'big.bin'), big);
+  const base = { dir, origin: 'https://www.example.com', prefix: '/', notBefore: Date.now() - 1000, validFor: 86_400_000, key };
+  const v1 = buildArchive({ ...base, version: 1 });
+  for (let i = 0; i < 10; i++) { const at = Math.floor(((i + 0.5) * big.length) / 10); big[at] = big[at]! ^ 0xff; }
+  writeFileSync(join(dir, 'big.bin'), big);
+  const v2 = buildArchive({ ...base, version: 2 });
+  rmSync(dir, { recursive: true, force: true });
+  const old = await openArchive({ bytes: v1 }, trust);
+  const stats = { reads: 0, bytes: 0 };
+  const inner = bufferSource(v2);
+  const src: RangeSource = { size: v2.length, read: async (s, e) => { stats.reads++; stats.bytes += e - s; return inner.read(s, e); } };
+  const r = await updateArchive(old, src, trust);
+  await old.close();
+  const n = r.plan.chunked['big.bin']?.length ?? 0;
+  rows.push(`| 1 × 64 MiB, 10 one-byte edits (chunked) | ${n} of ${r.manifest.files['big.bin']!.chunks!.length} chunks | ${(r.plan.changedBytes / 1024).toFixed(0)} KiB | ${(stats.bytes / 1024).toFixed(0)} KiB in ${stats.reads} reads | ${(stats.bytes / r.plan.changedBytes).toFixed(3)} × |`);
+}
+console.log('| archive | entries changed | changed bytes | transferred | ratio |\n|---|---|---|---|---|');
+console.log(rows.join('\n'));

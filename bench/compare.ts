@@ -1,0 +1,181 @@
+/**
+ * The side-by-side benchmark: peerweb against nginx, Varnish, Squid and Traffic Server, each a reverse-proxy
+ * cache of the same local origin. Writes docs/benchmarks.md (one run = one table set) and the raw figures
+ * to bench/out/results.json.
+ *
+ *   node --import tsx bench/compare.ts [--systems nginx,varnish,...] [--rounds 3] [--seconds 10]
+ *                                      [--crowd 500] [--idle 10000] [--out docs/benchmarks.md]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { holdIdle, flashCrowd } from './clients.js';
+import { startOrigin, SIZES, type Origin, type SizeName } from './origin.js';
+import { renderReport, type BenchRun, type SystemRun } from './report.js';
+import { REPO_ROOT, targetsByName, type RunningTarget } from './targets.js';
+import { LOOPBACK, percentile, treeRss } from './util.js';
+import { runWrk } from './wrk.js';
+
+interface Args { systems: string[] | undefined; rounds: number; seconds: number; crowd: number; idle: number; out: string }
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { systems: undefined, rounds: 3, seconds: 10, crowd: 500, idle: 10_000, out: join(REPO_ROOT, 'docs', 'benchmarks.md') };
+  const int = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`Option ${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    switch (k) {
+      case '--systems': a.systems = (v ?? '').split(',').filter(Boolean); i += 1; break;
+      case '--rounds': a.rounds = int(k, v, 1, 21); i += 1; break;
+      case '--seconds': a.seconds = int(k, v, 1, 120); i += 1; break;
+      case '--crowd': a.crowd = int(k, v, 0, 5000); i += 1; break;
+      case '--idle': a.idle = int(k, v, 0, 15_000); i += 1; break;
+      case '--out': a.out = v ?? a.out; i += 1; break;
+      default: throw new Error(`Unknown option ${JSON.stringify(k)}`);
+    }
+  }
+  return a;
+}
+
+export const SCENARIOS: ReadonlyArray<{ size: SizeName; connections: number }> = [
+  { size: '1k', connections: 50 },
+  { size: '100k', connections: 50 },
+  { size: '10m', connections: 10 },
+];
+
+function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
+
+async function get(port: number, path: string): Promise<{ status: number; bytes: number }> {
+  const res = await fetch(`http://${LOOPBACK}:${port}${path}`, { signal: AbortSignal.timeout(30_000) });
+  const b = await res.arrayBuffer();
+  return { status: res.status, bytes: b.byteLength };
+}
+
+/** Fetches each object until the origin sees no more requests for it: proves the next ones are hits. */
+async function warm(origin: Origin, t: RunningTarget): Promise<string | undefined> {
+  for (const s of SCENARIOS) {
+    const path = `/obj/${s.size}/bench`;
+    let hit = false;
+    for (let attempt = 0; attempt < 5 && !hit; attempt += 1) {
+      const before = origin.count(path);
+      const r = await get(t.port, path);
+      if (r.status !== 200 || r.bytes !== SIZES[s.size]) return `GET ${path} gave status ${r.status} with ${r.bytes} bytes`;
+      hit = origin.count(path) === before && attempt > 0;
+    }
+    if (!hit) return `${path} is not served from cache after 5 requests`;
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const loadStart = os.loadavg()[0] ?? 0;
+  const origin = await startOrigin();
+  log(`origin on ${origin.url}`);
+  const systems: SystemRun[] = [];
+  const running = new Map<string, RunningTarget>();
+  const stopAll = async (): Promise<void> => { for (const r of running.values()) await r.stop().catch(() => undefined); running.clear(); };
+  const onSignal = (): void => { void stopAll().finally(() => process.exit(130)); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (const t of targetsByName(args.systems)) {
+      const sys: SystemRun = { name: t.name, version: '', notMeasured: undefined, rounds: {}, crowd: undefined, idle: undefined };
+      systems.push(sys);
+      const missing = t.missing();
+      if (missing) { sys.notMeasured = missing; log(`${t.name}: not measured (${missing})`); continue; }
+      sys.version = await t.version().catch(() => 'unknown');
+      try {
+        const r = await t.start(origin.port, 'bench');
+        running.set(t.name, r);
+        const bad = await warm(origin, r);
+        if (bad) throw new Error(bad);
+        log(`${t.name} ${sys.version} on port ${r.port}, pid ${r.pid}, warm`);
+      } catch (err) {
+        sys.notMeasured = (err as Error).message.split('\n')[0];
+        log(`${t.name}: not measured (${(err as Error).message})`);
+        await running.get(t.name)?.stop();
+        running.delete(t.name);
+      }
+    }
+
+    // Hit throughput: rounds interleaved across systems (A B C …, A B C …).
+    for (let round = 1; round <= args.rounds; round += 1) {
+      for (const sc of SCENARIOS) {
+        for (const sys of systems) {
+          const r = running.get(sys.name);
+          if (!r) continue;
+          const path = `/obj/${sc.size}/bench`;
+          const before = origin.total();
+          try {
+            const w = await runWrk(`http://${LOOPBACK}:${r.port}${path}`, sc.connections, args.seconds);
+            const originRequests = origin.total() - before;
+            // wrk counts header bytes too, so a full body per request means about SIZES bytes each (wrk rounds to 3 digits).
+            if (w.bytesPerSec / w.reqPerSec < SIZES[sc.size] * 0.98) w.errors += 1;
+            (sys.rounds[sc.size] ??= []).push({ ...w, originRequests });
+            log(`round ${round} ${sc.size} ${sys.name}: ${w.reqPerSec.toFixed(0)} req/s p50 ${w.p50Ms} ms p99 ${w.p99Ms} ms errors ${w.errors} origin ${originRequests} bytes/req ${(w.bytesPerSec / w.reqPerSec).toFixed(0)}`);
+          } catch (err) {
+            log(`round ${round} ${sc.size} ${sys.name}: failed: ${(err as Error).message}`);
+            (sys.rounds[sc.size] ??= []).push(undefined);
+          }
+        }
+      }
+    }
+
+    // Flash crowd: N simultaneous GETs of one cold object behind a 200 ms origin.
+    if (args.crowd > 0) {
+      for (const sys of systems) {
+        const r = running.get(sys.name);
+        if (!r) continue;
+        const path = `/slow/crowd-${sys.name}-${started.getTime()}`;
+        try {
+          const c = await flashCrowd(r.port, path, args.crowd);
+          sys.crowd = {
+            clients: c.clients, ok: c.ok, failed: c.failed, firstError: c.firstError, originRequests: origin.count(path),
+            p50Ms: percentile(c.latenciesMs, 50), p99Ms: percentile(c.latenciesMs, 99), maxMs: Math.max(...c.latenciesMs),
+          };
+          log(`crowd ${sys.name}: origin ${sys.crowd.originRequests} ok ${c.ok} failed ${c.failed} p50 ${sys.crowd.p50Ms.toFixed(1)} p99 ${sys.crowd.p99Ms.toFixed(1)}${c.firstError ? ` (${c.firstError})` : ''}`);
+        } catch (err) {
+          log(`crowd ${sys.name}: failed: ${(err as Error).message}`);
+        }
+      }
+    }
+
+    // Memory while holding idle keep-alive connections, one system at a time.
+    if (args.idle > 0) {
+      for (const sys of systems) {
+        const r = running.get(sys.name);
+        if (!r) continue;
+        const baseline = treeRss(r.pid);
+        const hold = await holdIdle(r.port, '/obj/1k/bench', args.idle);
+        const withConns = treeRss(r.pid);
+        sys.idle = { wanted: args.idle, open: hold.open(), failed: hold.failed, firstError: hold.firstError, rssBaseline: baseline, rssWithConns: withConns };
+        hold.close();
+        log(`idle ${sys.name}: ${sys.idle.open}/${args.idle} open, RSS ${(baseline / 2 ** 20).toFixed(1)} → ${(withConns / 2 ** 20).toFixed(1)} MiB${hold.firstError ? ` (${hold.failed} failed: ${hold.firstError})` : ''}`);
+      }
+    }
+  } finally {
+    await stopAll();
+    await origin.close();
+  }
+
+  const run: BenchRun = {
+    started: started.toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    loadAverage: [loadStart, os.loadavg()[0] ?? 0],
+    rounds: args.rounds, seconds: args.seconds, crowdClients: args.crowd, idleConnections: args.idle,
+    scenarios: SCENARIOS.map((s) => ({ ...s })),
+    systems,
+  };
+  mkdirSync(join(REPO_ROOT, 'bench', 'out'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench', 'out', 'results.json'), `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(args.out, await renderReport(run));
+  log(`wrote ${args.out}`);
+}
+
+main().catch((err) => { process.stderr.write(`[bench] ${(err as Error).stack ?? err}\n`); process.exitCode = 1; });

@@ -1,0 +1,25 @@
+/** RFC 9111 cache policy: pure functions of header fields and times (no I/O). */
+export { cacheKey, varyFields, secondaryKey } from './key.js';
+export {
+  type PolicyOptions,
+  type StoredResponse,
+  type RequestInfo,
+  type Decision,
+  HEURISTIC_STATUSES,
+  UNDERSTOOD_STATUSES,
+  isStorable,
+  freshnessLifetime,
+  currentAgeMs,
+  decide,
+  ageHeaderValue,
+  revalidationHeaders,
+  freshenFromNotModified,
+  notModifiedMatches,
+  evaluateConditional,
+  notModifiedHeaders,
+  invalidationTargets,
+  isUnsafeMethod,
+  requestHasNoCache,
+  isOnlyIfCached,
+  storedFieldsToKeep,
+} from './policy.js';

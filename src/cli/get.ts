@@ -1,0 +1,94 @@
+import { basename } from 'node:path';
+import { PeerwebError, isPeerwebError } from '../errors/index.js';
+import { parseDigestText } from '../integrity/index.js';
+import { parseDuration } from '../util/units.js';
+import { parseFlags } from './flags.js';
+import type { CliIo, Subcommand } from './io.js';
+
+/** Exit codes of `peerweb get` (documented in docs/p2p.md). */
+export const GET_EXIT = { ok: 0, error: 1, usage: 2, digestUnknown: 3, noVerifiedSource: 4, interrupted: 130 } as const;
+
+export const command: Subcommand = {
+  summary: 'Download a file from mirrors and peers, verified against the publisher digest',
+  usage: `Usage: peerweb get URL [-o FILE] [--digest sha-256=:BASE64:] [--mirror URL]... [options]
+
+Learns the expected digest (HEAD at the origin, or --digest), asks the origin for its mirrors,
+downloads in parallel ranges from several mirrors, verifies every piece (Metalink piece hashes),
+re-fetches a bad piece elsewhere and reports the mirror, falls back to the origin, and resumes an
+interrupted run. The output file appears only once every byte is verified.
+
+Options:
+  -o, --output FILE   Output file (default: last path segment of URL)
+  --digest D          Expected digest: sha-256=:BASE64:, SHA-256=BASE64 or 64 hex digits
+  --mirror URL        An extra mirror URL of the resource (repeatable)
+  --parallel N        Concurrent range requests (1-32, default 4)
+  --timeout T         Per-request timeout (default 30s)
+  --no-report         Do not report bad mirrors to the origin
+  --quiet             No progress bar or summary
+
+Exit codes: 0 done; 1 other error; 2 usage; 3 expected digest unknown; 4 no source delivered
+verified bytes; 130 interrupted (run again to resume).`,
+  async run(argv: readonly string[], io: CliIo): Promise<number> {
+    const flags = parseFlags(argv, {
+      output: { type: 'string', short: 'o' }, digest: { type: 'string' }, mirror: { type: 'string', multiple: true },
+      parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' }, quiet: { type: 'boolean' },
+    }, false);
+    const [url, ...extra] = flags.positionals;
+    if (!url || extra.length) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'peerweb get takes exactly one URL' });
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `URL ${JSON.stringify(url)} is not an absolute URL` });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `URL ${url} must be http or https` });
+    const out = typeof flags.own.output === 'string' ? flags.own.output : decodeURIComponent(basename(u.pathname)) || 'index.html';
+    const parallel = flags.own.parallel === undefined ? 4 : Number(flags.own.parallel);
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--parallel ${String(flags.own.parallel)} must be an integer from 1 to 32` });
+    const timeoutMs = flags.own.timeout === undefined ? 30_000 : parseDuration(flags.own.timeout);
+    if (timeoutMs === undefined || timeoutMs <= 0) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--timeout ${String(flags.own.timeout)} is not a duration` });
+    let digest;
+    if (typeof flags.own.digest === 'string') {
+      try {
+        digest = parseDigestText(flags.own.digest);
+      } catch (err) {
+        throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: (err as Error).message });
+      }
+    }
+    const mirrors = Array.isArray(flags.own.mirror) ? flags.own.mirror.map(String) : [];
+    const quiet = flags.own.quiet === true;
+    const tty = !quiet && (io.stderr as { isTTY?: boolean }).isTTY === true;
+    let bar: { start(total: number, v: number): void; update(v: number): void; setTotal(t: number): void; stop(): void } | undefined;
+    if (tty) {
+      const { SingleBar, Presets } = await import('cli-progress');
+      bar = new SingleBar({ format: 'peerweb get [{bar}] {percentage}% {value}/{total} bytes', stream: io.stderr as NodeJS.WritableStream, hideCursor: true }, Presets.shades_classic);
+    }
+    let started = false;
+    const { getVerified } = await import('../client/index.js');
+    try {
+      const r = await getVerified({
+        url, out, parallel, timeoutMs, mirrors, report: flags.own['no-report'] !== true,
+        ...(digest ? { digest } : {}), ...(io.signal ? { signal: io.signal } : {}),
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (!started) { bar.start(total, done); started = true; } else bar.update(done);
+        },
+      });
+      bar?.stop();
+      if (!quiet) {
+        const from = Object.entries(r.bytesFrom).map(([s, n]) => `${s} ${n}`).join(', ');
+        io.stderr.write(`peerweb get: ${out}: ${r.size} bytes verified (sha-256=:${r.digest.toString('base64')}:) from ${from || 'resumed pieces'}${r.liars.length ? `; rejected bad bytes from ${r.liars.join(', ')}` : ''}\n`);
+      }
+      return GET_EXIT.ok;
+    } catch (err) {
+      bar?.stop();
+      if (!isPeerwebError(err)) throw err;
+      io.stderr.write(`peerweb: ${err.message} [${err.code}]\n`);
+      if (err.code === 'PW_ERR_DIGEST_UNKNOWN') return GET_EXIT.digestUnknown;
+      if (err.code === 'PW_ERR_GET_NO_SOURCE') return GET_EXIT.noVerifiedSource;
+      if (err.code === 'PW_ERR_GET_INTERRUPTED') return GET_EXIT.interrupted;
+      if (err.code === 'PW_ERR_CLI_USAGE') return GET_EXIT.usage;
+      return GET_EXIT.error;
+    }
+  },
+};

@@ -1,0 +1,11 @@
+export * from './keys.js';
+export {
+  sha256, digestEquals, formatDigestField, parseDigestField, formatLegacyDigest, parseLegacyDigest, strongEtag,
+  parseDigestText, pieceCount, pieceRange, pieceHashes, DigestBuilder, VerifyingStream, type Sha256,
+} from './digest.js';
+export {
+  signMessage, verifyMessage, signatureBase, componentValue, fieldReader,
+  type SignedMessage, type SignOptions, type VerifyOptions, type VerifiedSignature,
+} from './signature.js';
+export { createReputation, type Reputation, type SourceScore } from './reputation.js';
+export { parseDictionary, parseList, parseItem, isInnerList, serializeMember, Token, SfError, type Dictionary, type Member, type Item, type InnerList, type Params, type BareItem } from './sf.js';

@@ -1,0 +1,12 @@
+export { createOriginFront, parseWillMirror, WELL_KNOWN, type OriginFront, type OriginFrontOptions, type RequestInfo, type PushResult } from './origin-front.js';
+export { createMirror, removeMirrorDir, type Mirror, type MirrorOptions, type StoredEntry, type SyncReport } from './mirror.js';
+export { createAuditor, type Auditor, type AuditorOptions, type AuditResult, type AuditVerdict } from './auditor.js';
+export { createRegistry, mirrorUrl, type MirrorRecord, type MirrorRegistry, type MirrorState } from './registry.js';
+export { createFolderSource, describeEntry, contentTypeOf, isSafePath, type ContentSource, type SourceEntry, type Description } from './source.js';
+export { buildMetalink, parseMetalink, METALINK_TYPE, type MetalinkFile } from './metalink.js';
+export { formatLink, parseLinks, type LinkValue } from './link.js';
+export { isMirrorable, refuseOffer, type MirrorPolicy } from './policy.js';
+export { parseSingleRange, type ByteRange } from './range.js';
+export { createRateLimiter, addressRanges, type RateLimiter } from './rate-limit.js';
+export { pushFromOrigin } from './push.js';
+export { createUpstreamSource } from './upstream-source.js';

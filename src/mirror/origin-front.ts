@@ -1,0 +1,342 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, request } from 'undici';
+import { PeerwebError } from '../errors/index.js';
+import { Fields } from '../http/index.js';
+import {
+  fieldReader, formatDigestField, formatLegacyDigest, sha256, signMessage, strongEtag, type PublisherKey, type Sha256,
+} from '../integrity/index.js';
+import { parseList, isInnerList } from '../integrity/sf.js';
+import { createAuditor, type Auditor, type AuditResult } from './auditor.js';
+import { readJson, sendError, sendJson } from './http-util.js';
+import { formatLink } from './link.js';
+import { buildMetalink, METALINK_TYPE } from './metalink.js';
+import { isMirrorable, refuseOffer, type MirrorPolicy } from './policy.js';
+import { parseSingleRange } from './range.js';
+import { createRegistry, mirrorUrl, type MirrorRecord, type MirrorRegistry } from './registry.js';
+import { describeEntry, isSafePath, type ContentSource, type Description } from './source.js';
+
+export const WELL_KNOWN = '/.well-known/peerweb/';
+const MAX_INDEX = 100_000;
+const MAX_DESCRIPTIONS = 4096;
+
+export interface OriginFrontOptions {
+  /** Publisher key; without its private half the map is sent unsigned and pushes are impossible. */
+  readonly key?: PublisherKey;
+  readonly source: ContentSource;
+  readonly policy: MirrorPolicy;
+  /** Public URL of the origin (scheme, host, port): links and the map use it. */
+  readonly publicBase: string;
+  readonly pieceSize: number;
+  readonly pieceThreshold: number;
+  readonly auditRanges?: number;
+  readonly auditProxies?: readonly string[];
+  /** Local address of direct audits and pushes. */
+  readonly localAddress?: string;
+  readonly timeoutMs?: number;
+  readonly onAudit?: (r: AuditResult) => void;
+  readonly now?: () => number;
+}
+
+/** What the pipeline knows about a response it is about to send. */
+export interface RequestInfo {
+  readonly path: string;
+  readonly method: string;
+  readonly requestHeaders: Fields | Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+export interface PushResult {
+  readonly mirror: string;
+  readonly url: string;
+  readonly status: number | undefined;
+  readonly error?: string;
+}
+
+export interface OriginFront {
+  readonly registry: MirrorRegistry;
+  readonly auditor: Auditor;
+  /** Digest, size and pieces of a published path (cached by version); undefined if not offered. */
+  describe(path: string): Promise<Description | undefined>;
+  /**
+   * Adds Repr-Digest, Digest, a strong ETag, the Metalink link (large bodies) and, when the request
+   * asked with List-Mirrors: ?1, one rel=duplicate link per live mirror holding the path. Does
+   * nothing for responses that must never be mirrored.
+   */
+  decorate(info: RequestInfo, status: number, headers: Fields, body: { digest: Sha256; size: number }): void;
+  /** Answers /.well-known/peerweb/* and notes Will-Mirror offers; true when it answered. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** A complete origin for a folder source: well-known endpoints, then the files (GET, HEAD, Range, 304). */
+  serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Handles an offer by the policy, then audits the mirror; returns its record. */
+  offer(base: string, prefixes: readonly string[]): Promise<MirrorRecord>;
+  /** Signed PUT of `path` to the given mirror bases (default: every listed or pending mirror covering it). */
+  push(path: string, bases?: readonly string[]): Promise<PushResult[]>;
+  /** The site-wide map, as served at /.well-known/peerweb/mirrors. */
+  map(): { origin: string; updated: string; mirrors: { base: string; prefixes: string[]; priority: number; lastVerified: string | null }[] };
+  close(): Promise<void>;
+}
+
+function headerGetter(h: RequestInfo['requestHeaders']): (n: string) => string | undefined {
+  return fieldReader(h as Parameters<typeof fieldReader>[0]);
+}
+
+function parseBase(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.length > 1024) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: 'base must be a URL string' });
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `base ${JSON.stringify(raw)} is not an absolute URL` });
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `base ${raw} must be a plain http(s) URL` });
+  return u.toString().endsWith('/') ? u.toString() : `${u.toString()}/`;
+}
+
+function parsePrefixes(raw: unknown): string[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 64) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: 'prefixes must be a list of 1 to 64 paths' });
+  return raw.map((p) => {
+    if (typeof p !== 'string' || !isSafePath(p)) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `prefix ${JSON.stringify(p)} is not an absolute path` });
+    return p;
+  });
+}
+
+/** `Will-Mirror: "/docs/", "/img/"; base="https://me.example/m/"` → base and prefixes. */
+export function parseWillMirror(value: string): { base: string; prefixes: string[] } {
+  let members;
+  try {
+    members = parseList(value);
+  } catch (err) {
+    throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `Will-Mirror: ${(err as Error).message}` });
+  }
+  const prefixes: string[] = [];
+  let base: unknown;
+  for (const m of members) {
+    if (isInnerList(m) || typeof m.value !== 'string') throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: 'Will-Mirror members must be path strings' });
+    prefixes.push(m.value);
+    base ??= m.params.get('base');
+  }
+  return { base: parseBase(base), prefixes: parsePrefixes(prefixes) };
+}
+
+export function createOriginFront(opts: OriginFrontOptions): OriginFront {
+  const now = opts.now ?? Date.now;
+  const publicBase = new URL(opts.publicBase).origin;
+  const registry = createRegistry();
+  const auditor = createAuditor({
+    registry, source: opts.source, ranges: opts.auditRanges ?? 3,
+    ...(opts.auditProxies ? { proxies: opts.auditProxies } : {}),
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.onAudit ? { onResult: opts.onAudit } : {}),
+    now,
+  });
+  const pushAgent = new Agent({ connect: { timeout: opts.timeoutMs ?? 10_000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) } });
+  const descriptions = new Map<string, Description>();
+  let closed = false;
+  const metalinkPath = (path: string) => `${WELL_KNOWN}metalink${path}`;
+
+  async function describe(path: string): Promise<Description | undefined> {
+    const e = await opts.source.get(path);
+    if (!e) return undefined;
+    const cached = descriptions.get(path);
+    if (cached && cached.version === e.version) return cached;
+    const d = describeEntry(path, e, opts.pieceSize, opts.pieceThreshold);
+    if (descriptions.size >= MAX_DESCRIPTIONS) {
+      const first = descriptions.keys().next().value;
+      if (first !== undefined) descriptions.delete(first);
+    }
+    descriptions.set(path, d);
+    return d;
+  }
+
+  function decorate(info: RequestInfo, status: number, headers: Fields, body: { digest: Sha256; size: number }): void {
+    const reqGet = headerGetter(info.requestHeaders);
+    if (!isMirrorable(reqGet, status, (n) => headers.get(n))) return;
+    headers.set('Repr-Digest', formatDigestField(body.digest));
+    headers.set('Digest', formatLegacyDigest(body.digest));
+    headers.set('ETag', strongEtag(body.digest));
+    if (body.size > opts.pieceThreshold) headers.append('Link', formatLink(publicBase + metalinkPath(info.path), 'describedby', { type: METALINK_TYPE }));
+    if (/^\s*\?1\s*$/.test(reqGet('list-mirrors') ?? '')) {
+      for (const m of registry.holding(info.path)) headers.append('Link', formatLink(mirrorUrl(m.base, info.path), 'duplicate', { pri: m.priority }));
+    }
+  }
+
+  function map() {
+    return {
+      origin: publicBase,
+      updated: new Date(now()).toISOString(),
+      mirrors: registry.live().map((m) => ({ base: m.base, prefixes: m.prefixes, priority: m.priority, lastVerified: m.lastVerified ? new Date(m.lastVerified).toISOString() : null })),
+    };
+  }
+
+  /** A JSON response signed by the publisher key over @status, content-digest and content-type. */
+  function sendSigned(res: ServerResponse, value: unknown, tag: string): void {
+    const body = Buffer.from(JSON.stringify(value));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json', 'content-digest': formatDigestField(sha256(body)), 'cache-control': 'no-cache',
+      'content-length': String(body.length),
+    };
+    if (opts.key?.privateKey) {
+      const s = signMessage({ status: 200, field: fieldReader(headers) }, { key: opts.key, components: ['@status', 'content-digest', 'content-type'], tag });
+      headers['signature-input'] = s.signatureInput;
+      headers.signature = s.signature;
+    }
+    res.writeHead(200, headers);
+    res.end(body);
+  }
+
+  async function offer(base: string, prefixes: readonly string[]): Promise<MirrorRecord> {
+    const b = parseBase(base);
+    const ps = parsePrefixes(prefixes);
+    const existing = registry.get(b);
+    if (existing?.state === 'delisted') throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: `delisted: ${existing.reason ?? 'failed an audit'}` });
+    if (!existing) {
+      const refusal = refuseOffer(opts.policy, b, registry.count());
+      if (refusal) throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: refusal });
+    }
+    const r = registry.add(b, ps);
+    await auditor.audit(b);
+    return r;
+  }
+
+  async function handleWellKnown(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const sub = url.pathname.slice(WELL_KNOWN.length);
+    const method = req.method ?? 'GET';
+    if (sub === 'mirrors' && (method === 'GET' || method === 'HEAD')) return sendSigned(res, map(), 'peerweb-map');
+    if (sub === 'index' && (method === 'GET' || method === 'HEAD')) {
+      const prefix = url.searchParams.get('prefix') ?? '/';
+      if (!isSafePath(prefix)) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `prefix ${JSON.stringify(prefix)} is not an absolute path` });
+      const files = [];
+      for (const path of await opts.source.list(prefix, MAX_INDEX)) {
+        const d = await describe(path);
+        if (!d || (d.cacheControl && /\b(private|no-store)\b/i.test(d.cacheControl))) continue;
+        files.push({ path, size: d.size, digest: formatDigestField(d.digest), type: d.contentType });
+      }
+      return sendSigned(res, { origin: publicBase, prefix, updated: new Date(now()).toISOString(), files }, 'peerweb-index');
+    }
+    if (sub.startsWith('metalink/') && (method === 'GET' || method === 'HEAD')) {
+      const path = url.pathname.slice(`${WELL_KNOWN}metalink`.length);
+      const d = await describe(path);
+      if (!d) throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path });
+      const mirrors = registry.holding(path);
+      const urls = [...mirrors.map((m, i) => ({ url: mirrorUrl(m.base, path), priority: i + 1 })), { url: publicBase + path, priority: mirrors.length + 1 }];
+      const xml = buildMetalink({
+        name: decodeURIComponent(path.split('/').pop() || 'index'), size: d.size, digest: d.digest, urls,
+        ...(d.pieces && d.pieceSize ? { pieces: d.pieces, pieceSize: d.pieceSize } : {}), published: new Date(now()),
+      });
+      res.writeHead(200, { 'content-type': METALINK_TYPE, 'content-length': Buffer.byteLength(xml), 'cache-control': 'no-cache' });
+      res.end(method === 'HEAD' ? undefined : xml);
+      return;
+    }
+    if (sub === 'offers' && method === 'POST') {
+      const body = (await readJson(req)) as { base?: unknown; prefixes?: unknown } | null;
+      const r = await offer(parseBase(body?.base), parsePrefixes(body?.prefixes));
+      return sendJson(res, 202, { base: r.base, state: r.state, priority: r.priority });
+    }
+    if (sub === 'reports' && method === 'POST') {
+      const body = (await readJson(req)) as { url?: unknown; mirror?: unknown; range?: { start?: unknown; end?: unknown } } | null;
+      const mirrorRef = typeof body?.mirror === 'string' ? body.mirror : undefined;
+      const target = typeof body?.url === 'string' ? body.url : undefined;
+      if (!mirrorRef || !target) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: 'a report needs url and mirror' });
+      const rec = registry.all().find((m) => mirrorRef.startsWith(m.base));
+      if (!rec) return sendJson(res, 202, { audited: false });
+      let path: string;
+      try {
+        path = new URL(target, publicBase).pathname;
+      } catch {
+        throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `url ${JSON.stringify(target)} is invalid` });
+      }
+      const s = Number(body?.range?.start);
+      const e = Number(body?.range?.end);
+      const range = Number.isSafeInteger(s) && Number.isSafeInteger(e) && s >= 0 && e >= s ? { start: s, end: e } : undefined;
+      const result = await auditor.audit(rec.base, { path, ...(range ? { range } : {}) });
+      return sendJson(res, 202, { audited: result !== undefined, verdict: result?.verdict ?? null, state: rec.state });
+    }
+    throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path: url.pathname });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const will = req.headers['will-mirror'];
+    if (typeof will === 'string') {
+      try {
+        const o = parseWillMirror(will);
+        void offer(o.base, o.prefixes).catch(() => undefined);
+      } catch {
+        // A malformed offer is ignored; the request itself goes on.
+      }
+    }
+    const url = new URL(req.url ?? '/', publicBase);
+    if (!url.pathname.startsWith(WELL_KNOWN)) return false;
+    try {
+      await handleWellKnown(req, res, url);
+    } catch (err) {
+      sendError(res, err);
+    }
+    return true;
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await handle(req, res)) return;
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') return sendError(res, new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method }), { allow: 'GET, HEAD' });
+    const url = new URL(req.url ?? '/', publicBase);
+    const path = url.pathname;
+    const entry = await opts.source.get(path);
+    const d = entry ? await describe(path) : undefined;
+    if (!entry || !d) return sendError(res, new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path }));
+    const headers = new Fields([['Content-Type', d.contentType], ['Accept-Ranges', 'bytes'], ['Cache-Control', d.cacheControl ?? 'public, max-age=60']]);
+    decorate({ path, method, requestHeaders: req.headers }, 200, headers, { digest: d.digest, size: d.size });
+    const etag = headers.get('etag');
+    if (etag && req.headers['if-none-match']?.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)) {
+      res.writeHead(304, Object.fromEntries(headers.entries()));
+      res.end();
+      return;
+    }
+    const range = parseSingleRange(req.headers.range, d.size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { 'content-range': `bytes */${d.size}`, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const out: [string, string][] = [...headers.entries()];
+    const bodyPart = range ? entry.body.subarray(range.start, range.end + 1) : entry.body;
+    if (range) out.push(['Content-Range', `bytes ${range.start}-${range.end}/${d.size}`]);
+    out.push(['Content-Length', String(bodyPart.length)]);
+    res.writeHead(range ? 206 : 200, out.flat());
+    res.end(method === 'HEAD' ? undefined : bodyPart);
+  }
+
+  async function push(path: string, bases?: readonly string[]): Promise<PushResult[]> {
+    if (!opts.key?.privateKey) throw new PeerwebError('PW_ERR_SIGNATURE_MISSING', { reason: 'pushing needs the publisher private key' });
+    const entry = await opts.source.get(path);
+    const d = entry ? await describe(path) : undefined;
+    if (!entry || !d) throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path });
+    const targets = bases ?? registry.all().filter((m) => m.state !== 'delisted' && m.prefixes.some((p) => path.startsWith(p))).map((m) => m.base);
+    const results: PushResult[] = [];
+    for (const base of targets) {
+      const url = mirrorUrl(base, path);
+      const headers: Record<string, string> = {
+        'content-type': d.contentType, 'cache-control': d.cacheControl ?? 'public, max-age=60',
+        'content-digest': formatDigestField(d.digest), 'repr-digest': formatDigestField(d.digest),
+      };
+      const s = signMessage({ method: 'PUT', targetUri: url, field: fieldReader(headers) }, { key: opts.key, components: ['@method', '@target-uri', 'content-digest'], tag: 'peerweb-push' });
+      try {
+        const res = await request(url, { method: 'PUT', dispatcher: pushAgent, headers: { ...headers, 'signature-input': s.signatureInput, signature: s.signature }, body: entry.body });
+        await res.body.dump();
+        results.push({ mirror: base, url, status: res.statusCode });
+      } catch (err) {
+        results.push({ mirror: base, url, status: undefined, error: (err as Error).message });
+      }
+    }
+    return results;
+  }
+
+  return {
+    registry, auditor, describe, decorate, handle, serve, offer, push, map,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await auditor.close();
+      await pushAgent.close();
+    },
+  };
+}

@@ -1,0 +1,6 @@
+import type { RequestInfo } from '../cache/index.js';
+import type { Transaction } from './context.js';
+
+export function requestInfo(tx: Transaction): RequestInfo {
+  return { method: tx.req.method, headers: tx.req.headers, url: tx.url as URL };
+}

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/local/sbin/dnsmasq'].find((p) => existsSync(p));
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Dnsmasq { readonly server: string; readonly port: number; stop(): Promise<void> }
+
+/** Starts dnsmasq in the foreground on 127.0.0.1 with these config lines; resolves once it answers. */
+export async function startDnsmasq(lines: readonly string[]): Promise<Dnsmasq> {
+  if (!DNSMASQ) throw new Error('dnsmasq not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'pw-dnsmasq-'));
+  const conf = join(dir, 'dnsmasq.conf');
+  writeFileSync(conf, lines.join('\n') + '\n');
+  const port = await freeUdpPort();
+  const args = [`--conf-file=${conf}`, '--no-resolv', '--no-hosts', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    '--keep-in-foreground', '--log-facility=-', '--pid-file=', ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
+  const child: ChildProcess = spawn(DNSMASQ, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 20_000) stderr += c.toString(); });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  const stop = async (): Promise<void> => {
+    if (!exited && child.pid) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      process.kill(child.pid, 'SIGTERM');
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const server = `127.0.0.1:${port}`;
+  // Ready when it answers a query (any answer).
+  const { Resolver } = await import('node:dns/promises');
+  const r = new Resolver({ timeout: 200, tries: 1 });
+  r.setServers([server]);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited) { await stop(); throw new Error(`dnsmasq exited: ${stderr}`); }
+    try { await r.resolveTxt('ready.invalid'); break; } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'EREFUSED' || code === 'ESERVFAIL') break;
+      if (Date.now() > deadline) { await stop(); throw new Error(`dnsmasq did not answer: ${stderr}`); }
+    }
+  }
+  return { server, port, stop };
+}

@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'ldapts';
+
+export const SLAPD = ['/usr/sbin/slapd', '/usr/local/sbin/slapd'].find((p) => existsSync(p));
+export const SCHEMA = fileURLToPath(new URL('../../../schema/peerweb.schema', import.meta.url));
+export const SUFFIX = 'dc=example,dc=org';
+export const ROOT_DN = `cn=admin,${SUFFIX}`;
+export const ROOT_PW = 'secret';
+export const BASE = `ou=peerweb,${SUFFIX}`;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Slapd { readonly url: string; readonly port: number; readonly dir: string; stop(): Promise<void> }
+
+/** Starts slapd in the foreground from a config in a temp folder, on loopback; resolves once it answers. */
+export async function startSlapd(extra = '', opts: { port?: number; seed?: boolean; global?: string } = {}): Promise<Slapd> {
+  if (!SLAPD) throw new Error('slapd not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'pw-slapd-'));
+  mkdirSync(join(dir, 'db'));
+  const port = opts.port ?? await freePort();
+  writeFileSync(join(dir, 'slapd.conf'), `include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include ${SCHEMA}
+pidfile ${join(dir, 'slapd.pid')}
+modulepath /usr/lib/ldap
+moduleload back_mdb
+allow update_anon
+sizelimit 5000
+${opts.global ?? ''}
+database mdb
+maxsize 67108864
+suffix "${SUFFIX}"
+rootdn "${ROOT_DN}"
+rootpw ${ROOT_PW}
+directory ${join(dir, 'db')}
+index objectClass eq
+index pwSite eq
+index pwHolderKey eq
+index pwExpires eq
+access to dn.subtree="${BASE}" by * write
+access to * by * read
+${extra}
+`);
+  const url = `ldap://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(SLAPD, ['-d', '0', '-h', `${url}/`, '-f', join(dir, 'slapd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 20_000) stderr += c.toString(); });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  const stop = async (): Promise<void> => {
+    if (!exited && child.pid) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      process.kill(child.pid, 'SIGTERM');
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited) { await stop(); throw new Error(`slapd exited: ${stderr}`); }
+    const c = new Client({ url, connectTimeout: 500, timeout: 1000 });
+    try {
+      await c.bind(ROOT_DN, ROOT_PW);
+      if (opts.seed !== false) {
+        await c.add(SUFFIX, { objectClass: ['top', 'dcObject', 'organization'], dc: 'example', o: 'Example' }).catch((e: { code?: number }) => { if (e.code !== 68) throw e; });
+        await c.add(BASE, { objectClass: ['top', 'organizationalUnit'], ou: 'peerweb' }).catch((e: { code?: number }) => { if (e.code !== 68) throw e; });
+      }
+      await c.unbind();
+      break;
+    } catch (err) {
+      await c.unbind().catch(() => {});
+      if (Date.now() > deadline) { await stop(); throw new Error(`slapd did not answer: ${(err as Error).message} ${stderr}`); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url, port, dir, stop };
+}
