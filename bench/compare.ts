@@ -5,8 +5,9 @@
  *
  *   node --import tsx bench/compare.ts [--systems nginx,varnish,...] [--rounds 3] [--seconds 10]
  *                                      [--crowd 500] [--idle 10000] [--out docs/benchmarks.md]
+ *   node --import tsx bench/compare.ts --from-json bench/out/results.json   (re-render the last run's report)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { holdIdle, flashCrowd } from './clients.js';
@@ -16,10 +17,10 @@ import { REPO_ROOT, targetsByName, type RunningTarget } from './targets.js';
 import { LOOPBACK, percentile, treeRss } from './util.js';
 import { runWrk } from './wrk.js';
 
-interface Args { systems: string[] | undefined; rounds: number; seconds: number; crowd: number; idle: number; out: string }
+interface Args { systems: string[] | undefined; rounds: number; seconds: number; crowd: number; idle: number; out: string; fromJson: string | undefined }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { systems: undefined, rounds: 3, seconds: 10, crowd: 500, idle: 10_000, out: join(REPO_ROOT, 'docs', 'benchmarks.md') };
+  const a: Args = { systems: undefined, rounds: 3, seconds: 10, crowd: 500, idle: 10_000, out: join(REPO_ROOT, 'docs', 'benchmarks.md'), fromJson: undefined };
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`Option ${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
@@ -35,6 +36,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--crowd': a.crowd = int(k, v, 0, 5000); i += 1; break;
       case '--idle': a.idle = int(k, v, 0, 15_000); i += 1; break;
       case '--out': a.out = v ?? a.out; i += 1; break;
+      case '--from-json': a.fromJson = v; i += 1; break;
       default: throw new Error(`Unknown option ${JSON.stringify(k)}`);
     }
   }
@@ -73,6 +75,12 @@ async function warm(origin: Origin, t: RunningTarget): Promise<string | undefine
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.fromJson) {
+    // Re-render the report of an earlier run (bench/out/results.json) without measuring anything.
+    writeFileSync(args.out, await renderReport(JSON.parse(readFileSync(args.fromJson, 'utf8')) as BenchRun));
+    log(`wrote ${args.out} from ${args.fromJson}`);
+    return;
+  }
   const started = new Date();
   const loadStart = os.loadavg()[0] ?? 0;
   const origin = await startOrigin();

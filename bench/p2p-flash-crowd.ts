@@ -14,6 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
+import { open } from 'node:fs/promises';
+import { request } from 'undici';
 import { parseArgs } from 'node:util';
 import { getVerified } from '../src/client/index.js';
 import { generatePublisherKey } from '../src/integrity/index.js';
@@ -37,7 +39,7 @@ class Uplink {
   private tokens = 0;
   private last = performance.now();
   sent = 0;
-  constructor(private readonly rate: number) {}
+  constructor(public rate: number) {}
   async take(n: number): Promise<void> {
     for (;;) {
       const now = performance.now();
@@ -131,7 +133,44 @@ try {
   const hashRate = (4 * F) / ((performance.now() - h0) / 1000);
   const verifySecondsPerClient = (2 * F) / hashRate;
   const lower = Math.max(F / uS, (N * F) / (uS + M * uM));
+  // Verification cost measured end to end: one client, unthrottled mirrors, verified vs raw ranges.
+  for (const m of mirrors) (m.up as unknown as { rate: number }).rate = 1e12;
+  const pieceUrls = mirrors.map((m) => `${m.base}pub/big.bin`);
+  const rawOnce = async (): Promise<number> => {
+    const t = performance.now();
+    const fh = await open(join(dir, 'out', 'raw.bin'), 'w');
+    let next = 0;
+    const pieces = Math.ceil(F / MiB);
+    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+      for (let i = next++; i < pieces; i = next++) {
+        const start = i * MiB;
+        const end = Math.min(F, start + MiB) - 1;
+        const r = await request(pieceUrls[(i + w) % pieceUrls.length] as string, { headers: { range: `bytes=${start}-${end}` } });
+        const buf = Buffer.from(await r.body.arrayBuffer());
+        await fh.write(buf, 0, buf.length, start);
+      }
+    }));
+    await fh.close();
+    return performance.now() - t;
+  };
+  const verifiedOnce = async (): Promise<number> => {
+    const t = performance.now();
+    await getVerified({ url: `${o.url}/pub/big.bin`, out: join(dir, 'out', 'verified.bin'), parallel: 4, report: false });
+    return performance.now() - t;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const raws: number[] = [];
+  const verifieds: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    raws.push(await rawOnce());
+    verifieds.push(await verifiedOnce());
+  }
+  const rawMs = median(raws);
+  const verifiedMs = median(verifieds);
+
   const out = {
+    singleClientRawMiBps: F / MiB / (rawMs / 1000), singleClientVerifiedMiBps: F / MiB / (verifiedMs / 1000),
+    verificationThroughputCost: 1 - rawMs / verifiedMs,
     clients: N, ok, fileBytes: F, mirrors: M, originMiBps: uS / MiB, mirrorMiBps: uM / MiB, cpus: cpus().length,
     wallSeconds: wallS, lowerBoundSeconds: lower, ratio: wallS / lower,
     originFileCopies: originFileBytes / F, originUplinkBytes: originUp.sent, pushSeconds: pushMs / 1000,
@@ -153,7 +192,9 @@ Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; all on lo
 | origin file copies sent to clients (pushes apart) | ${(originFileBytes / F).toFixed(2)} | ≤ 1.1 |
 | pushes to ${M} mirrors | ${M} copies in ${(pushMs / 1000).toFixed(2)} s | |
 | SHA-256 throughput | ${(hashRate / MiB).toFixed(0)} MiB/s | |
-| verification CPU as share of client CPU time | ${(100 * out.verificationShareOfClientTime).toFixed(1)} % | ≤ 10 % |
+| verification CPU as share of client CPU time (crowd) | ${(100 * out.verificationShareOfClientTime).toFixed(1)} % | |
+| one client, unthrottled: raw ranges / verified get (median of 7) | ${out.singleClientRawMiBps.toFixed(0)} / ${out.singleClientVerifiedMiBps.toFixed(0)} MiB/s | |
+| throughput lost to verification (and its extra work: HEAD, Metalink, final hash) | ${(100 * out.verificationThroughputCost).toFixed(1)} % | ≤ 10 % |
 `);
   if (failures.length) console.log(`Failures: ${failures.join('; ')}`);
   await front.close();

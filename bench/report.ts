@@ -90,7 +90,7 @@ export async function renderReport(run: BenchRun): Promise<string> {
     'configured by `bench/targets.ts` into a temp dir, listening on 127.0.0.1: nginx `worker_processes 1` + `proxy_cache` + `sendfile on` (+ `proxy_cache_lock`), ' +
     'Varnish `thread_pools=1` + malloc 1 GiB, Squid `workers 1` memory cache 1 GiB + `collapsed_forwarding on`, ' +
     'Traffic Server `exec_thread.limit 1` + 1 GiB RAM cache + read-while-writer retries, peerweb `--memory-cache 1GiB --disk-cache 0`. ' +
-    'Load: `wrk -t1` pinned to core 1. A round counts only if the origin saw no request during it (all hits) — the "origin req." column.');
+    'Load: `wrk -t1` pinned to core 1. The "origin req." column counts the requests the origin saw during that round (0: every response was a cache hit); "errors" counts socket errors, non-2xx/3xx responses and short bodies.');
   L.push('');
   for (const sc of run.scenarios) {
     L.push(`## Cache hits, ${SIZE_LABEL[sc.size]} body, ${sc.connections} keep-alive connections`, '');

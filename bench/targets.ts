@@ -67,19 +67,19 @@ function which(paths: readonly string[]): string | undefined {
 }
 
 /**
- * PIDs of the servers running now, written to $PEERWEB_BENCH_PIDFILE (when set) so that the calling shell
- * script can stop them by PID if this process is killed before it could stop them itself.
+ * PIDs (and temp dirs) of the servers running now, written to $PEERWEB_BENCH_PIDFILE (when set) so that the
+ * calling shell script can stop them by PID if this process is killed before it could stop them itself.
  */
-const livePids = new Set<number>();
+const livePids = new Map<number, string>();
 function writePidFile(): void {
   const file = process.env.PEERWEB_BENCH_PIDFILE;
-  if (file) writeFileSync(file, [...livePids].map((p) => `${p}\n`).join(''));
+  if (file) writeFileSync(file, [...livePids].map(([pid, dir]) => `${pid} ${dir}\n`).join(''));
 }
 
 async function launch(name: string, argv: string[], port: number, dir: string, env?: NodeJS.ProcessEnv): Promise<RunningTarget> {
   const started: Started = startProcess(pinned(SERVER_CORE, argv), { cwd: dir, env: { ...process.env, ...env } });
   const { child } = started;
-  if (child.pid !== undefined) livePids.add(child.pid);
+  if (child.pid !== undefined) livePids.set(child.pid, dir);
   writePidFile();
   const stop = async (): Promise<void> => {
     await stopProcess(child);

@@ -20,8 +20,10 @@ cd "$(dirname "$0")/.."
 # If the driver is killed before it can stop its servers, stop them here, by the PIDs it recorded.
 pidfile=$(mktemp)
 cleanup() {
-  while read -r pid; do
+  while read -r pid dir; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    case "$dir" in */peerweb-bench-*) rm -rf "$dir" ;; esac
   done <"$pidfile"
   rm -f "$pidfile"
 }

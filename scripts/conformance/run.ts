@@ -103,8 +103,8 @@ function render(summaries: Summary[], meta: { date: string; suite: string; total
   L.push(`- Command: \`${meta.command}\``, '');
   L.push('Categories as the suite defines them: **pass**; **required fail** (a conformance failure); **optional fail** (the cache did not ' +
     'reuse a response where it could have); **checks yes / no** (behaviour surveys, neither pass nor fail); **setup / harness fail**; ' +
-    '**dependency fail** (a test this one depends on did not pass, so it was not judged); **untested** (browser-only tests).', '');
-  L.push('| system | version | pass | required fail | optional fail | checks yes / no | setup fail | harness fail | dependency fail | untested |');
+    '**retry** (the cache sent the same request to the server twice, to be read by hand); **dependency fail** (a test this one depends on did not pass, so it was not judged); **untested** (browser-only tests).', '');
+  L.push('| system | version | pass | required fail | optional fail | checks yes / no | setup fail | harness fail or retry | dependency fail | untested |');
   L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of summaries) {
     if (s.notMeasured) { L.push(`| ${s.name} | ${s.version || '–'} | not measured: ${s.notMeasured.replace(/\|/g, '\\|')} | | | | | | | |`); continue; }

@@ -8,6 +8,8 @@ import type { AcceptLimits, RequestHandler } from './types.js';
 const PAUSE_BODY = 1;
 const PAUSE_PIPELINE = 2;
 const PAUSE_WRITE = 4;
+/** After a CONNECT head: nothing is read until the tunnel takes the socket (bounds early tunnel bytes). */
+const PAUSE_TUNNEL = 8;
 /** Response bytes queued in the socket beyond which no further request is parsed until 'drain'. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 /** A response may end before its request body has arrived: up to this many unread bytes are read and dropped to keep the connection. */
@@ -55,6 +57,8 @@ export class Connection implements ParserSink {
   private lastBodyData = 0;
   private lingerSince = 0;
   private writeStallSince = 0;
+  /** Heads parsed during the current 'data' event (-1 outside one). */
+  private headsInData = -1;
   private drainWaiters: (() => void)[] | null = null;
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onEndBound: () => void;
@@ -87,10 +91,15 @@ export class Connection implements ParserSink {
     const now = Date.now();
     this.now = now;
     if (this.bodyReq !== null) this.lastBodyData = now;
-    const socket = this.socket;
-    socket.cork();
-    this.parser.push(chunk);
-    socket.uncork();
+    this.headsInData = 0;
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      // A bug must cost one connection, not the process.
+      this.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (this.headsInData > 1) this.socket.uncork();
+    this.headsInData = -1;
     if (this.headStart === 0 && this.parser.inHead) this.headStart = now;
   }
 
@@ -115,17 +124,22 @@ export class Connection implements ParserSink {
 
   private onClose(): void {
     this.destroyed = true;
+    this.parser.stop();
+    this.paused = 0;
     for (const res of this.queue) {
       if (!res.finished) res.req?.abortSignal();
       res.release();
     }
     this.queue.length = 0;
     this.bodyReq = null;
-    this.onDrain();
+    const w = this.drainWaiters;
+    this.drainWaiters = null;
+    if (w !== null) for (const f of w) f();
     this.host.removed(this);
   }
 
   private onDrain(): void {
+    if (this.detached) return;
     this.writeStallSince = 0;
     if ((this.paused & PAUSE_WRITE) !== 0) this.resume(PAUSE_WRITE);
     const w = this.drainWaiters;
@@ -141,6 +155,8 @@ export class Connection implements ParserSink {
       this.parser.stop();
       return;
     }
+    // Several requests in one packet: their responses leave in one write (corked until the packet is parsed).
+    if (this.headsInData >= 0 && ++this.headsInData === 2) this.socket.cork();
     const receivedAt = this.headStart !== 0 ? this.headStart : this.now;
     this.headStart = 0;
     const req = new Request(this, head, receivedAt);
@@ -170,7 +186,8 @@ export class Connection implements ParserSink {
       this.bodyReq = null;
       r.endBody();
     }
-    if (this.closing) this.parser.stop();
+    if (this.parser.inTunnel) this.pause(PAUSE_TUNNEL);
+    else if (this.closing) this.parser.stop();
     else if (this.queue.length >= this.limits.pipelineDepth) this.pause(PAUSE_PIPELINE);
     else if (this.socket.writableLength > WRITE_HIGH_WATER) {
       // The client does not read its responses: stop taking requests until it does.
@@ -234,6 +251,18 @@ export class Connection implements ParserSink {
     s.cork();
     for (const b of bufs) s.write(b);
     s.uncork();
+  }
+
+  /** Writes a chunk with its size line and CRLF in one go. */
+  writeChunk(size: Buffer, data: Buffer, crlf: Buffer): boolean {
+    if (this.destroyed) return false;
+    const s = this.socket;
+    s.cork();
+    s.write(size);
+    s.write(data);
+    const ok = s.write(crlf);
+    s.uncork();
+    return ok;
   }
 
   writeTriple(head: Buffer, tail: string, body: Buffer | null): void {
@@ -388,7 +417,10 @@ export class Connection implements ParserSink {
       this.now = Date.now();
       this.headStart = 0;
       this.socket.cork();
+      const outer = this.headsInData;
+      this.headsInData = -1;
       this.parser.resume();
+      this.headsInData = outer;
       this.socket.uncork();
       // Time spent waiting on us is not held against the client's next head.
       if (this.headStart === 0 && this.parser.inHead) this.headStart = this.now;

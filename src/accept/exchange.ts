@@ -273,9 +273,11 @@ export class Response implements OutgoingResponse {
     }
     this.written += len;
     if (this.chunked) {
-      this.out(Buffer.from(`${len.toString(16)}\r\n`, 'latin1'));
-      this.out(chunk);
-      return this.out(CRLF);
+      const size = Buffer.from(`${len.toString(16)}\r\n`, 'latin1');
+      if (this.active) return this.conn.writeChunk(size, chunk, CRLF);
+      this.hold(size);
+      this.hold(chunk);
+      return this.hold(CRLF);
     }
     return this.out(chunk);
   }

@@ -258,7 +258,7 @@ class Site implements ArchiveSite {
       const pool = await this.handlerPool();
       try {
         const res = await pool.run(handler, { method: req.method, url: u.href, headers: req.headers, body: req.body }, (this.opts.now ?? Date.now)());
-        return { status: res.status, headers: [...res.headers, ['x-peerweb-archive', String(this.manifest.version)]], body: res.body };
+        return { status: res.status, headers: [...res.headers, ['x-peerweb-archive', String(this.manifest.version)]], body: req.method === 'HEAD' ? Buffer.alloc(0) : res.body };
       } catch (err) {
         if (err instanceof PeerwebError && (err.code === 'PW_ERR_SANDBOX_LIMIT' || err.code === 'PW_ERR_SANDBOX_HANDLER' || err.code === 'PW_ERR_SANDBOX_BUSY')) {
           return { status: err.status, headers: [['content-type', 'text/plain; charset=utf-8'], ['cache-control', 'no-store']], body: Buffer.from(`${err.message}\n`) };

@@ -22,4 +22,5 @@ export {
   requestHasNoCache,
   isOnlyIfCached,
   storedFieldsToKeep,
+  responseDirectives,
 } from './policy.js';

@@ -18,6 +18,8 @@ import {
   HOP_BY_HOP,
   connectionOptions,
   DELTA_SECONDS_MAX,
+  parseSfDictionary,
+  SfToken,
 } from '../http/index.js';
 import { cacheKey, varyFields } from './key.js';
 
@@ -33,6 +35,11 @@ export interface PolicyOptions {
    * stale-if-error directive; 0 (the default) means only stale-if-error allows it.
    */
   staleOnErrorMs?: number;
+  /**
+   * Targeted cache-control fields this cache obeys (RFC 9213), lower-case, first match wins, e.g.
+   * `['cdn-cache-control']` for a CDN. A valid, non-empty one replaces Cache-Control and Expires.
+   */
+  targetedFields?: readonly string[];
 }
 
 /** What the cache keeps about a stored response (besides the body). */
@@ -58,8 +65,43 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TR
 
 const MAX_MS = DELTA_SECONDS_MAX * 1000;
 
-function resCc(h: Fields): CacheControl {
-  return parseCacheControl(h.get('cache-control'));
+/** The directives of the first valid, non-empty targeted field (RFC 9213), or undefined. */
+function targetedCc(h: Fields, opts: PolicyOptions | undefined): CacheControl | undefined {
+  for (const name of opts?.targetedFields ?? []) {
+    const v = h.get(name);
+    if (v === undefined) continue;
+    let dict;
+    try {
+      dict = parseSfDictionary(v);
+    } catch {
+      continue; // an invalid targeted field is ignored (RFC 9213 §2.1)
+    }
+    if (dict.size === 0) continue;
+    // Directives whose value must be an integer (RFC 9213 §2.1: a wrong type makes the field invalid).
+    let valid = true;
+    for (const name of ['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']) {
+      const m = dict.get(name);
+      if (m !== undefined && ('items' in m || typeof m.value !== 'number' || !Number.isInteger(m.value) || m.value < 0)) valid = false;
+    }
+    if (!valid) continue;
+    const cc = new Map<string, string | true>();
+    for (const [k, m] of dict) {
+      if ('items' in m) continue;
+      const val = m.value;
+      cc.set(k, val === true ? true : typeof val === 'number' ? String(val) : typeof val === 'string' ? val : val instanceof SfToken ? val.value : String(val));
+    }
+    return cc;
+  }
+  return undefined;
+}
+
+function resCc(h: Fields, opts?: PolicyOptions): CacheControl {
+  return targetedCc(h, opts) ?? parseCacheControl(h.get('cache-control'));
+}
+
+/** The response directives this cache obeys: a targeted field it is configured for, else Cache-Control. */
+export function responseDirectives(h: Fields, opts: PolicyOptions): CacheControl {
+  return resCc(h, opts);
 }
 
 export function isUnsafeMethod(method: string): boolean {
@@ -79,7 +121,7 @@ export function isOnlyIfCached(req: Fields): boolean {
 }
 
 function hasExplicitFreshness(cc: CacheControl, res: Fields, opts: PolicyOptions): boolean {
-  return cc.has('max-age') || (opts.shared && cc.has('s-maxage')) || res.has('expires');
+  return cc.has('max-age') || (opts.shared && cc.has('s-maxage')) || (res.has('expires') && targetedCc(res, opts) === undefined);
 }
 
 /**
@@ -92,7 +134,7 @@ export function isStorable(req: RequestInfo, status: number, res: Fields, opts: 
   if (status < 200 || status > 599 || !Number.isInteger(status)) return no(`status ${status} is not final`);
   if (status === 206) return no('partial responses are not stored');
   if (status === 304) return no('a 304 only updates a stored response');
-  const cc = resCc(res);
+  const cc = resCc(res, opts);
   const reqCc = parseCacheControl(req.headers.get('cache-control'));
   if (cc.has('must-understand')) {
     if (!UNDERSTOOD_STATUSES.has(status)) return no(`must-understand with status ${status} not understood`);
@@ -131,10 +173,11 @@ function dateOf(stored: StoredResponse): number {
  */
 export function freshnessLifetime(stored: StoredResponse, opts: PolicyOptions): { lifetimeMs: number; heuristic: boolean } {
   const h = stored.headers;
-  const cc = resCc(h);
+  const targeted = targetedCc(h, opts);
+  const cc = targeted ?? resCc(h);
   if (opts.shared && cc.has('s-maxage')) return { lifetimeMs: (deltaSeconds(cc, 's-maxage') ?? 0) * 1000, heuristic: false };
   if (cc.has('max-age')) return { lifetimeMs: (deltaSeconds(cc, 'max-age') ?? 0) * 1000, heuristic: false };
-  const expiresRaw = h.get('expires');
+  const expiresRaw = targeted ? undefined : h.get('expires');
   if (expiresRaw !== undefined) {
     const expires = parseHttpDate(expiresRaw);
     if (expires === undefined) return { lifetimeMs: 0, heuristic: false };
@@ -201,7 +244,7 @@ function secondsDirective(cc: CacheControl, name: string): number | undefined {
  */
 export function decide(req: RequestInfo, stored: StoredResponse, now: number, opts: PolicyOptions): Decision {
   if (req.method !== 'GET' && req.method !== 'HEAD') return { action: 'unusable' };
-  const cc = resCc(stored.headers);
+  const cc = resCc(stored.headers, opts);
   const reqCc = parseCacheControl(req.headers.get('cache-control'));
   const ageMs = currentAgeMs(stored, now);
   const { lifetimeMs } = freshnessLifetime(stored, opts);

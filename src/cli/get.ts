@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
-import { parseDigestText } from '../integrity/index.js';
+import { loadPublicKey, parseDigestText } from '../integrity/index.js';
 import { parseDuration } from '../util/units.js';
 import { parseFlags } from './flags.js';
 import type { CliIo, Subcommand } from './io.js';
@@ -21,6 +21,8 @@ Options:
   -o, --output FILE   Output file (default: last path segment of URL)
   --digest D          Expected digest: sha-256=:BASE64:, SHA-256=BASE64 or 64 hex digits
   --mirror URL        An extra mirror URL of the resource (repeatable)
+  --origin-key KEY    Publisher public key (base64 p= value or PEM file): when the origin is down,
+                      the digest is read from its signed index as kept by a --mirror
   --parallel N        Concurrent range requests (1-32, default 4)
   --timeout T         Per-request timeout (default 30s)
   --no-report         Do not report bad mirrors to the origin
@@ -31,7 +33,7 @@ verified bytes; 130 interrupted (run again to resume).`,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const flags = parseFlags(argv, {
       output: { type: 'string', short: 'o' }, digest: { type: 'string' }, mirror: { type: 'string', multiple: true },
-      parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' }, quiet: { type: 'boolean' },
+      'origin-key': { type: 'string' }, parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' }, quiet: { type: 'boolean' },
     }, false);
     const [url, ...extra] = flags.positionals;
     if (!url || extra.length) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'peerweb get takes exactly one URL' });
@@ -55,6 +57,14 @@ verified bytes; 130 interrupted (run again to resume).`,
         throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: (err as Error).message });
       }
     }
+    const originKeys = [];
+    if (typeof flags.own['origin-key'] === 'string') {
+      try {
+        originKeys.push(loadPublicKey(flags.own['origin-key']));
+      } catch (err) {
+        throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--origin-key: ${(err as Error).message}` });
+      }
+    }
     const mirrors = Array.isArray(flags.own.mirror) ? flags.own.mirror.map(String) : [];
     const quiet = flags.own.quiet === true;
     const tty = !quiet && (io.stderr as { isTTY?: boolean }).isTTY === true;
@@ -67,7 +77,7 @@ verified bytes; 130 interrupted (run again to resume).`,
     const { getVerified } = await import('../client/index.js');
     try {
       const r = await getVerified({
-        url, out, parallel, timeoutMs, mirrors, report: flags.own['no-report'] !== true,
+        url, out, parallel, timeoutMs, mirrors, originKeys, report: flags.own['no-report'] !== true,
         ...(digest ? { digest } : {}), ...(io.signal ? { signal: io.signal } : {}),
         onProgress: (done, total) => {
           if (!bar) return;

@@ -12,6 +12,7 @@ const commands: Readonly<Record<string, { summary: string; load: () => Promise<{
   'archive sign': { summary: 'Sign (or re-sign) a site archive with a publisher key', load: () => import('./archive-sign.js') },
   'archive verify': { summary: 'Verify a site archive: signature, key, validity, every entry', load: () => import('./archive-verify.js') },
   'archive inspect': { summary: 'Show what a site archive holds (without verifying it)', load: () => import('./archive-inspect.js') },
+  'directory lookup': { summary: 'List who holds archives of a site (directory found through DNS SRV or given)', load: () => import('./directory-lookup.js') },
 };
 
 function help(io: CliIo): void {

@@ -3,7 +3,7 @@ import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/
 import { Agent, request, type Dispatcher } from 'undici';
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import {
-  createReputation, digestEquals, parseDigestField, parseLegacyDigest, pieceCount, pieceRange, sha256, type Reputation, type Sha256,
+  createReputation, digestEquals, fieldReader, verifyMessage, type PublisherKey, parseDigestField, parseLegacyDigest, pieceCount, pieceRange, sha256, type Reputation, type Sha256,
 } from '../integrity/index.js';
 import { METALINK_TYPE, parseLinks, parseMetalink, type MetalinkFile } from '../mirror/index.js';
 
@@ -29,6 +29,11 @@ export interface GetOptions {
   readonly out: string;
   /** Expected digest; learned from the origin (HEAD) when absent. */
   readonly digest?: Sha256;
+  /**
+   * Publisher keys of the origin: when the origin is unreachable and no digest is given, the
+   * digest is taken from the origin's signed index as kept by a mirror (checked against these keys).
+   */
+  readonly originKeys?: readonly PublisherKey[];
   /** Extra mirror URLs of the resource (besides those the origin lists). */
   readonly mirrors?: readonly string[];
   /** Ask the origin for mirrors (List-Mirrors: ?1); default true. */
@@ -154,6 +159,16 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       if (opts.signal?.aborted) throw abortError(opts.url);
       headError = `origin unreachable: ${(err as Error).message}`;
     }
+    if (!digest && opts.originKeys?.length) {
+      for (const s of sources) {
+        const fromIndex = await digestFromMirrorIndex(s.url);
+        if (fromIndex) {
+          digest = fromIndex.digest;
+          size = fromIndex.size;
+          break;
+        }
+      }
+    }
     if (!digest) throw new PeerwebError('PW_ERR_DIGEST_UNKNOWN', { url: opts.url, reason: headError ?? 'no digest' });
     if (metalinkUrl) {
       try {
@@ -174,6 +189,31 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     }
     emit({ type: 'discovered', digest: digest.toString('base64'), size, mirrors: sources.length, pieces: metalink?.pieces?.length ?? 0 });
     return { digest, size, metalink, sources, origin: { url: opts.url, origin: true } };
+  }
+
+  /** The digest of this resource in the origin's signed index as held by the mirror at `mirrorUrl`. */
+  async function digestFromMirrorIndex(mirrorUrl: string): Promise<{ digest: Sha256; size: number } | undefined> {
+    const path = originUrl.pathname;
+    if (!mirrorUrl.endsWith(path.slice(1))) return undefined;
+    const base = mirrorUrl.slice(0, mirrorUrl.length - path.length + 1);
+    try {
+      const res = await request(`${base}.well-known/peerweb/index?covering=${encodeURIComponent(path)}`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: opts.signal });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200 || body.length > 64 * 1024 * 1024) return undefined;
+      const field = fieldReader(res.headers as Record<string, string | string[] | undefined>);
+      const cd = field('content-digest');
+      if (!cd || !digestEquals(parseDigestField(cd) ?? Buffer.alloc(0), sha256(body))) return undefined;
+      const keys = new Map((opts.originKeys ?? []).map((k) => [k.keyId, k.publicKey]));
+      verifyMessage({ status: 200, field }, { keys: (id) => keys.get(id), required: ['@status', 'content-digest'], tag: 'peerweb-index', maxAgeSec: 7 * 86_400 });
+      const json = JSON.parse(body.toString('utf8')) as { origin?: unknown; files?: { path?: unknown; digest?: unknown; size?: unknown }[] };
+      if (json.origin !== originUrl.origin || !Array.isArray(json.files)) return undefined;
+      const f = json.files.find((x) => x.path === path);
+      const d = f && typeof f.digest === 'string' ? parseDigestField(f.digest) : undefined;
+      return d && Number.isSafeInteger(f?.size) ? { digest: d, size: f?.size as number } : undefined;
+    } catch {
+      if (opts.signal?.aborted) throw abortError(opts.url);
+      return undefined;
+    }
   }
 
   /** Sources in the order to try: ranked usable mirrors, then the origin. */
@@ -234,7 +274,8 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       // Spread clients over the best few mirrors; the origin only when no mirror is left.
       const c = candidates(plan);
       const mirrorsLeft = c.filter((s) => !s.origin);
-      const src = mirrorsLeft.length ? mirrorsLeft[randomInt(Math.min(4, mirrorsLeft.length))] : c[0];
+      const named = mirrorsLeft.filter((s) => s.priority === 0);
+      const src = named.length ? named[randomInt(named.length)] : mirrorsLeft.length ? mirrorsLeft[randomInt(Math.min(4, mirrorsLeft.length))] : c[0];
       if (!src) throw new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: opts.url, reason: liars.size ? `${liars.size} sources lied, the rest failed` : 'every source failed' });
       const t0 = performance.now();
       // Streamed to the temp file while hashing; renamed to the output only if the digest matches.
@@ -316,6 +357,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     let doneBytes = [...done].reduce((s, i) => { const r = pieceRange(i, size, pieceSize); return s + r.end - r.start + 1; }, 0);
     let originBytes = 0;
     let stateDirty = false;
+    let lastSave = performance.now();
     let stateWriting: Promise<void> = Promise.resolve();
     const saveState = () => {
       stateDirty = true;
@@ -330,6 +372,28 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     };
     const queue: number[] = [];
     for (let i = 0; i < count; i++) if (!done.has(i)) queue.push(i);
+    // In-order hash of the whole file, fed as pieces become contiguous; bounded stash of early pieces.
+    let wholeHash = done.size === 0 ? createHash('sha256') : undefined;
+    let nextToHash = 0;
+    const stash = new Map<number, Buffer>();
+    let stashBytes = 0;
+    const feedWhole = (i: number, buf: Buffer) => {
+      if (!wholeHash) return;
+      if (i !== nextToHash) {
+        stash.set(i, buf);
+        stashBytes += buf.length;
+        if (stashBytes > 64 * 1024 * 1024) { wholeHash = undefined; stash.clear(); }
+        return;
+      }
+      wholeHash.update(buf);
+      nextToHash++;
+      for (let b = stash.get(nextToHash); b; b = stash.get(nextToHash)) {
+        wholeHash.update(b);
+        stash.delete(nextToHash);
+        stashBytes -= b.length;
+        nextToHash++;
+      }
+    };
     const attempts = new Map<number, number>();
     const active = new Map<string, number>();
     let fatal: PeerwebError | undefined;
@@ -340,7 +404,9 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       const mirrors = c.filter((s) => !s.origin);
       const pool = mirrors.length ? mirrors : c;
       // Spread the pieces: the least busy of the best few sources.
-      const top = pool.slice(0, Math.max(4, opts.parallel ?? 4));
+      // Mirrors the user named (priority 0) come first; otherwise spread over the best few.
+      const named = pool.filter((s) => s.priority === 0);
+      const top = named.length ? named : pool.slice(0, Math.max(4, opts.parallel ?? 4));
       const start = top.length ? randomInt(top.length) : 0;
       let best: Source | undefined;
       for (let k = 0; k < top.length; k++) {
@@ -393,13 +459,18 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         }
         rep.good(src.url, buf.length, performance.now() - t0);
         await fh.write(buf, 0, buf.length, r.start);
+        feedWhole(i, buf);
         done.add(i);
         bytesFrom[src.url] = (bytesFrom[src.url] ?? 0) + buf.length;
         if (src.origin) originBytes += buf.length;
         doneBytes += buf.length;
         emit({ type: 'piece', index: i, source: src.url, bytes: buf.length });
         opts.onProgress?.(doneBytes, size);
-        void saveState();
+        // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
+        if (performance.now() - lastSave > 250) {
+          lastSave = performance.now();
+          void saveState();
+        }
       }
     };
 
@@ -410,7 +481,8 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       if (rejected) throw rejected.reason;
       if (fatal) throw fatal;
       await fh.sync();
-      const whole = await hashFile(fh, size);
+      // The whole-file digest was computed in order as pieces arrived; re-read the file only when that was not possible.
+      const whole = wholeHash && nextToHash === count ? wholeHash.digest() : await hashFile(fh, size);
       await fh.close();
       await stateWriting.catch(() => undefined);
       if (!digestEquals(whole, plan.digest)) {

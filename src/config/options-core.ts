@@ -36,6 +36,7 @@ export const coreOptions = {
   'cache.heuristicFraction': opt.number({ default: 0.1, min: 0, max: 1, doc: 'Heuristic freshness as a fraction of the time since Last-Modified (RFC 9111 §4.2.2).' }),
   'cache.heuristicMax': opt.duration({ default: 86_400_000, min: 0, doc: 'Upper bound on heuristic freshness.' }),
   'cache.staleOnError': opt.duration({ default: 3_600_000, min: 0, doc: 'How stale a stored response may be served when the origin cannot be reached or answers 5xx and the response has no stale-if-error (never for must-revalidate, proxy-revalidate or no-cache); 0 turns it off.' }),
+  'cache.targetedFields': opt.list({ default: ['cdn-cache-control'], item: 'header name', parseItem: (v) => { if (typeof v !== 'string' || !/^[A-Za-z0-9-]+$/.test(v)) invalid('must be a header name'); return v.toLowerCase(); }, doc: 'Reverse proxy: targeted cache-control fields obeyed instead of Cache-Control and Expires (RFC 9213), first match wins.' }),
   'cache.shared': opt.bool({ default: true, doc: 'Behave as a shared cache (honour private and s-maxage).' }),
   'limits.requestLine': opt.size({ default: 8192, min: 64, max: 1024 * 1024, doc: 'Longest request line.' }),
   'limits.headerSize': opt.size({ default: 64 * 1024, min: 256, max: 16 * 1024 * 1024, doc: 'Largest request header section (all lines).' }),

@@ -118,7 +118,8 @@ export function createAuditor(opts: AuditorOptions): Auditor {
         if (verdict === 'pass') { verdict = 'missing'; detail = `status ${got.status} via ${via}`; }
         continue;
       }
-      if (got.status === 429 || got.status === 503) {
+      if (got.status !== 200 && got.status !== 206) {
+        // Busy, broken or redirecting: inconclusive, not a lie.
         checks.push({ range, via, ok: undefined });
         if (verdict === 'pass') { verdict = 'unreachable'; detail = `status ${got.status} via ${via}`; }
         continue;

@@ -69,7 +69,7 @@ export interface Mirror {
   close(): Promise<void>;
 }
 
-interface IndexFile { origin: string; entries: Record<string, { digest: string; type: string; cc: string }> }
+interface IndexFile { origin: string; entries: Record<string, { digest: string; type: string; cc: string; at?: number }> }
 
 export function createMirror(opts: MirrorOptions): Mirror {
   const origin = new URL(opts.origin).origin;
@@ -86,6 +86,7 @@ export function createMirror(opts: MirrorOptions): Mirror {
   const exempt = addressRanges(opts.exemptClients ?? []);
   const agent = new Agent({ connect: { timeout: opts.timeoutMs ?? 10_000 } });
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const signedIndexes = new Map<string, { body: Buffer; headers: Record<string, string> }>();
   let loaded: Promise<void> | undefined;
   let closed = false;
   const covered = (path: string) => opts.prefixes.some((p) => path.startsWith(p));
@@ -105,7 +106,7 @@ export function createMirror(opts: MirrorOptions): Mirror {
       const digest = Buffer.from(e.digest, 'hex');
       // A body that no longer matches its digest is dropped, never served.
       if (!body || !digestEquals(sha256(body), digest)) continue;
-      put({ path, body, digest, contentType: e.type, cacheControl: e.cc });
+      put({ path, body, digest, contentType: e.type, cacheControl: e.cc, ...(typeof e.at === 'number' ? { signedAt: e.at } : {}) });
     }
   }
   const ready = () => (loaded ??= load());
@@ -131,7 +132,7 @@ export function createMirror(opts: MirrorOptions): Mirror {
         await writeFile(tmp, e.body);
         await rename(tmp, file);
       }
-      entries[e.path] = { digest: hex, type: e.contentType, cc: e.cacheControl };
+      entries[e.path] = { digest: hex, type: e.contentType, cc: e.cacheControl, ...(e.signedAt !== undefined ? { at: e.signedAt } : {}) };
     }
     const tmp = join(opts.dir, `index.json.${process.pid}.tmp`);
     await writeFile(tmp, JSON.stringify({ origin, entries } satisfies IndexFile));
@@ -208,6 +209,14 @@ export function createMirror(opts: MirrorOptions): Mirror {
         }
       }
       if (method !== 'GET' && method !== 'HEAD') throw new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method });
+      if (path === '/.well-known/peerweb/index') {
+        const covering = url.searchParams.get('covering') ?? '';
+        const hit = [...signedIndexes].filter(([p]) => covering.startsWith(p)).sort((a, b) => b[0].length - a[0].length)[0];
+        if (!hit) throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path: covering });
+        res.writeHead(200, { ...hit[1].headers, 'content-length': String(hit[1].body.length), 'cache-control': 'no-cache' });
+        res.end(method === 'HEAD' ? undefined : hit[1].body);
+        return true;
+      }
       const e = store.get(path);
       if (!e) throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path });
       serveEntry(req, res, e);
@@ -230,6 +239,12 @@ export function createMirror(opts: MirrorOptions): Mirror {
     else if (!opts.allowUnsigned) throw new PeerwebError('PW_ERR_MIRROR_SYNC', { prefix, origin, reason: 'no origin key to verify the index' });
     const json = JSON.parse(body.toString('utf8')) as { origin?: string; files?: { path: string; digest: string; size: number; type: string }[] };
     if (json.origin !== origin || !Array.isArray(json.files)) throw new PeerwebError('PW_ERR_MIRROR_SYNC', { prefix, origin, reason: 'index is for another origin or has no files' });
+    if (keys.size > 0) {
+      // Kept byte for byte so clients can check digests against the publisher's signature while the origin is down.
+      const keep: Record<string, string> = { 'content-type': headers('content-type') ?? 'application/json', 'content-digest': cd };
+      for (const n of ['signature-input', 'signature']) keep[n] = headers(n) ?? '';
+      signedIndexes.set(prefix, { body, headers: keep });
+    }
     return json.files.filter((f) => typeof f.path === 'string' && isSafePath(f.path) && f.path.startsWith(prefix)).map((f) => {
       const d = parseDigestField(String(f.digest));
       if (!d) throw new PeerwebError('PW_ERR_MIRROR_SYNC', { prefix, origin, reason: `index entry ${f.path} has no sha-256` });

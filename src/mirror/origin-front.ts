@@ -13,7 +13,7 @@ import { buildMetalink, METALINK_TYPE } from './metalink.js';
 import { isMirrorable, refuseOffer, type MirrorPolicy } from './policy.js';
 import { parseSingleRange } from './range.js';
 import { createRegistry, mirrorUrl, type MirrorRecord, type MirrorRegistry } from './registry.js';
-import { describeEntry, isSafePath, type ContentSource, type Description } from './source.js';
+import { describeEntry, isSafePath, type ContentSource, type Description, type SourceEntry } from './source.js';
 
 export const WELL_KNOWN = '/.well-known/peerweb/';
 const MAX_INDEX = 100_000;
@@ -135,6 +135,12 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
   const metalinkPath = (path: string) => `${WELL_KNOWN}metalink${path}`;
 
   async function describe(path: string): Promise<Description | undefined> {
+    if (opts.source.version) {
+      const v = await opts.source.version(path);
+      if (v === undefined) return undefined;
+      const hit = descriptions.get(path);
+      if (hit && hit.version === v) return hit;
+    }
     const e = await opts.source.get(path);
     if (!e) return undefined;
     const cached = descriptions.get(path);
@@ -280,14 +286,21 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     if (method !== 'GET' && method !== 'HEAD') return sendError(res, new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method }), { allow: 'GET, HEAD' });
     const url = new URL(req.url ?? '/', publicBase);
     const path = url.pathname;
-    const entry = await opts.source.get(path);
-    const d = entry ? await describe(path) : undefined;
-    if (!entry || !d) return sendError(res, new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path }));
+    let d = await describe(path);
+    if (!d) return sendError(res, new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path }));
+    // HEAD and 304 are answered from the description; the bytes are read only to send them.
+    const notModified = (req.headers['if-none-match'] ?? '').split(',').map((s) => s.trim().replace(/^W\//, '')).includes(strongEtag(d.digest));
+    let entry: SourceEntry | undefined;
+    if (method === 'GET' && !notModified) {
+      entry = await opts.source.get(path);
+      if (!entry) return sendError(res, new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path }));
+      // Changed since it was described: describe what is actually sent.
+      if (entry.version !== d.version) d = describeEntry(path, entry, opts.pieceSize, opts.pieceThreshold);
+    }
     const headers = new Fields([['Content-Type', d.contentType], ['Accept-Ranges', 'bytes'], ['Cache-Control', d.cacheControl ?? 'public, max-age=60']]);
     decorate({ path, method, requestHeaders: req.headers }, 200, headers, { digest: d.digest, size: d.size });
-    const etag = headers.get('etag');
-    if (etag && req.headers['if-none-match']?.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)) {
-      res.writeHead(304, Object.fromEntries(headers.entries()));
+    if (notModified) {
+      res.writeHead(304, [...headers.entries()].flat());
       res.end();
       return;
     }
@@ -298,11 +311,11 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
       return;
     }
     const out: [string, string][] = [...headers.entries()];
-    const bodyPart = range ? entry.body.subarray(range.start, range.end + 1) : entry.body;
     if (range) out.push(['Content-Range', `bytes ${range.start}-${range.end}/${d.size}`]);
-    out.push(['Content-Length', String(bodyPart.length)]);
+    out.push(['Content-Length', String(range ? range.end - range.start + 1 : d.size)]);
     res.writeHead(range ? 206 : 200, out.flat());
-    res.end(method === 'HEAD' ? undefined : bodyPart);
+    if (method === 'HEAD' || !entry) res.end();
+    else res.end(range ? entry.body.subarray(range.start, range.end + 1) : entry.body);
   }
 
   async function push(path: string, bases?: readonly string[]): Promise<PushResult[]> {

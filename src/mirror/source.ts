@@ -16,6 +16,8 @@ export interface ContentSource {
   get(path: string): Promise<SourceEntry | undefined>;
   /** Paths under `prefix`, sorted, at most `limit`. */
   list(prefix: string, limit: number): Promise<string[]>;
+  /** The current version of `path` without reading its bytes (lets the front answer HEAD from its cache). */
+  version?(path: string): Promise<string | undefined>;
 }
 
 /** What the origin front publishes about a representation. */
@@ -81,7 +83,17 @@ export function createFolderSource(dir: string, opts: { maxObjectSize: number; m
       const st = await stat(file).catch(() => undefined);
       if (!st?.isFile() || st.size > opts.maxObjectSize) return undefined;
       const body = await readFile(file);
-      return { body, contentType: contentTypeOf(file), version: `${st.mtimeMs}:${st.size}` };
+      // A file changed while it was read gets a version that matches no later stat.
+      const after = await stat(file).catch(() => undefined);
+      const stable = after && after.mtimeMs === st.mtimeMs && after.size === body.length;
+      return { body, contentType: contentTypeOf(file), version: stable ? `${st.mtimeMs}:${st.size}` : `unstable:${Date.now()}:${Math.random()}` };
+    },
+    async version(path) {
+      const file = await resolve(path);
+      if (!file) return undefined;
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile() || st.size > opts.maxObjectSize) return undefined;
+      return `${st.mtimeMs}:${st.size}`;
     },
     async list(prefix, limit) {
       const r = await root();

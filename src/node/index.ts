@@ -15,6 +15,9 @@ import { createAdminServer } from '../admin/server.js';
 import { createLogger, silentLogger, type Logger } from '../util/log.js';
 import { formatHostPort } from '../util/units.js';
 import { wirePeers } from './peers.js';
+import { localHook, type LocalService } from './local.js';
+import { directoryFromConfig, directoryRequestHandler } from '../directory/index.js';
+import { archiveManagerFromConfig, holderRequestHandler } from '../archive/index.js';
 
 export interface NodeOptions {
   readonly logger?: Logger;
@@ -53,10 +56,22 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
     guardAddresses: forward && !config['forward.allowPrivate'],
   });
   const accessLog: AccessLog = createAccessLog(config['log.access']);
+  // The node's own services: the directory, archives it holds, sites served from signed archives.
+  const directory = await directoryFromConfig(config);
+  const archives = archiveManagerFromConfig(config, { directory });
+  const dirHandler = directoryRequestHandler(directory);
+  const holder = holderRequestHandler(archives);
+  const services: LocalService[] = [
+    { name: 'directory', scope: 'well-known', handle: async (r) => (new URL(r.url).pathname.startsWith('/.well-known/peerweb/directory') ? dirHandler(r) : undefined) },
+    { name: 'archive-holder', scope: 'well-known', handle: holder },
+    ...(config['archive.sites'].length > 0 ? [{ name: 'archive-sites', scope: 'site' as const, handle: (r: Parameters<typeof archives.handle>[0]) => archives.handle(r) }] : []),
+  ];
+  const local = opts.hooks?.local ?? localHook(services, config['proxy.name']);
   // The peers hook needs the proxy's memory index and the proxy needs the hook: bind late.
   let fetchFrom: ProxyHooks['fetchFrom'];
   const hooks: ProxyHooks = {
     ...opts.hooks,
+    ...(local ? { local } : {}),
     fetchFrom: opts.hooks?.fetchFrom ?? ((...args) => (fetchFrom ? fetchFrom(...args) : Promise.resolve(undefined))),
   };
   const proxy = createProxy({ config, store, upstream, metrics, accessLog, logger, hooks });
@@ -118,6 +133,8 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
       await accept.close(2000);
       await new Promise<void>((res) => { admin.close(() => res()); admin.closeAllConnections(); });
       await peers.close();
+      await archives.close();
+      await directory.close();
       await upstream.close();
       await accessLog.close();
       await store.close();

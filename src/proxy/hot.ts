@@ -1,6 +1,5 @@
 import { Fields } from '../http/fields.js';
-import { currentAgeMs, freshnessLifetime, varyFields, type StoredResponse, type PolicyOptions } from '../cache/index.js';
-import { parseCacheControl } from '../http/index.js';
+import { currentAgeMs, freshnessLifetime, responseDirectives, varyFields, type StoredResponse, type PolicyOptions } from '../cache/index.js';
 import type { StoredEntry } from '../storage/index.js';
 import type { HotEntry } from './context.js';
 
@@ -32,8 +31,8 @@ export function entryDataOf(stored: StoredResponse, reason?: string): EntryData 
 const hot = new WeakMap<StoredEntry, HotEntry>();
 
 /** A stored response with no-cache must be validated on every use: no fast path for it. */
-function needsFullDecision(h: Fields): boolean {
-  return parseCacheControl(h.get('cache-control')).has('no-cache');
+function needsFullDecision(h: Fields, policy: PolicyOptions): boolean {
+  return responseDirectives(h, policy).has('no-cache');
 }
 
 /** Derives (once per stored entry object) what the hit path needs. */
@@ -46,7 +45,7 @@ export function hotEntry(entry: StoredEntry, policy: PolicyOptions, proxyName: s
   const v = varyFields(headers);
   const { lifetimeMs } = freshnessLifetime(stored, policy);
   const initialAge = currentAgeMs(stored, stored.responseTime);
-  const freshUntil = needsFullDecision(headers) ? 0 : stored.responseTime + lifetimeMs - initialAge;
+  const freshUntil = needsFullDecision(headers, policy) ? 0 : stored.responseTime + lifetimeMs - initialAge;
   const forHead = headers.clone();
   forHead.delete('content-length');
   forHead.delete('age');

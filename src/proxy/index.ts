@@ -41,7 +41,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const ctx: ProxyContext = {
     ...deps,
     hooks: deps.hooks ?? {},
-    policy: { shared: config['cache.shared'], heuristicFraction: config['cache.heuristicFraction'], heuristicMaxMs: config['cache.heuristicMax'], staleOnErrorMs: config['cache.staleOnError'] },
+    policy: { shared: config['cache.shared'], heuristicFraction: config['cache.heuristicFraction'], heuristicMaxMs: config['cache.heuristicMax'], staleOnErrorMs: config['cache.staleOnError'], targetedFields: config.origin || routes.size > 0 ? config['cache.targetedFields'] : [] },
     flights: new FlightTable(),
     routes,
     singleOrigin: config.origin ? new URL(config.origin) : null,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { getVerified, type GetEvent } from '../../../src/client/index.js';
 import { isPeerwebError } from '../../../src/errors/index.js';
-import { createReputation, sha256 } from '../../../src/integrity/index.js';
+import { createReputation, generatePublisherKey, sha256 } from '../../../src/integrity/index.js';
 import { createAuditor, createFolderSource, createRegistry } from '../../../src/mirror/index.js';
 import { randomFile, startCheater, startMirror, startProxy, startSite, tempDir, writeFiles } from '../mirror/net-helpers.js';
 
@@ -118,7 +118,7 @@ test('a mirror that dies mid-transfer: the client finishes from the others', asy
   assert.deepEqual(r.liars, []);
 });
 
-test('origin down, mirrors up: a client with the known digest succeeds; without it, it refuses', async (t) => {
+test('origin down, mirrors up: a client with the known digest (or the publisher key) succeeds; without, it refuses', async (t) => {
   const { big, site, mirrors, url, dir } = await siteWithMirrors(t, 2);
   await site.close();
   const out = join(dir, 'out.bin');
@@ -127,6 +127,12 @@ test('origin down, mirrors up: a client with the known digest succeeds; without 
   assert.equal(r.originBytes, 0);
   await assert.rejects(getVerified({ url, out: join(dir, 'nope.bin'), localAddress: CLIENT, mirrors: mirrors.map((m) => `${m.base}files/big.bin`), timeoutMs: 3000 }), (e) => isPeerwebError(e, 'PW_ERR_DIGEST_UNKNOWN'));
   assert.ok(!existsSync(join(dir, 'nope.bin')));
+  // With the publisher key, the digest comes from the origin's signed index kept by a mirror.
+  const viaIndex = await getVerified({ url, out: join(dir, 'idx.bin'), localAddress: CLIENT, originKeys: [site.key], mirrors: mirrors.map((m) => `${m.base}files/big.bin`), timeoutMs: 3000 });
+  assert.deepEqual(viaIndex.digest, sha256(big));
+  assert.deepEqual(readFileSync(join(dir, 'idx.bin')), big);
+  // Another key does not vouch for it.
+  await assert.rejects(getVerified({ url, out: join(dir, 'nope.bin'), localAddress: CLIENT, originKeys: [generatePublisherKey()], mirrors: mirrors.map((m) => `${m.base}files/big.bin`), timeoutMs: 3000 }), (e) => isPeerwebError(e, 'PW_ERR_DIGEST_UNKNOWN'));
 });
 
 test('every source lies and the origin is down: nothing is written', async (t) => {

@@ -21,6 +21,15 @@ export interface Dnsmasq { readonly server: string; readonly port: number; stop(
 
 /** Starts dnsmasq in the foreground on 127.0.0.1 with these config lines; resolves once it answers. */
 export async function startDnsmasq(lines: readonly string[]): Promise<Dnsmasq> {
+  // The port is free for UDP when chosen but dnsmasq also binds TCP, and others may take it meanwhile: retry.
+  for (let attempt = 1; ; attempt++) {
+    try { return await startOnce(lines); } catch (err) {
+      if (attempt >= 5 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(lines: readonly string[]): Promise<Dnsmasq> {
   if (!DNSMASQ) throw new Error('dnsmasq not installed');
   const dir = mkdtempSync(join(tmpdir(), 'pw-dnsmasq-'));
   const conf = join(dir, 'dnsmasq.conf');

@@ -28,6 +28,16 @@ export interface Slapd { readonly url: string; readonly port: number; readonly d
 
 /** Starts slapd in the foreground from a config in a temp folder, on loopback; resolves once it answers. */
 export async function startSlapd(extra = '', opts: { port?: number; seed?: boolean; global?: string } = {}): Promise<Slapd> {
+  // A port free when chosen may be taken before slapd binds it: retry with another.
+  for (let attempt = 1; ; attempt++) {
+    try { return await startOnce(extra, opts); } catch (err) {
+      // slapd -d 0 says nothing on a failed bind; an early exit with a chosen port is retried.
+      if (attempt >= 5 || opts.port !== undefined || !/^slapd exited/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(extra: string, opts: { port?: number; seed?: boolean; global?: string }): Promise<Slapd> {
   if (!SLAPD) throw new Error('slapd not installed');
   const dir = mkdtempSync(join(tmpdir(), 'pw-slapd-'));
   mkdirSync(join(dir, 'db'));

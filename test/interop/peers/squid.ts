@@ -107,7 +107,20 @@ export async function recordingServer(host: string, respond: (req: IncomingMessa
 }
 
 /** GET `url` through the proxy at 127.0.0.1:port. */
-export function proxyGet(port: number, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+export async function proxyGet(port: number, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+  // Squid under load may log that it accepts before the listener takes connections: retry a refusal briefly.
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await proxyGetOnce(port, url, headers);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function proxyGetOnce(port: number, url: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: url, method: 'GET', headers: { host: new URL(url).host, ...headers }, agent: false }, (res) => {
       let body = '';

@@ -49,3 +49,27 @@ for (const [name, reqH, method, status, resH, opts, want] of cases) {
     assert.ok(got.reason.length > 0);
   });
 }
+
+test('targeted CDN-Cache-Control (RFC 9213) replaces Cache-Control and Expires when configured', async () => {
+  const { isStorable: storable, freshnessLifetime: lifetime } = await import('../../../src/cache/index.js');
+  const { Fields: F } = await import('../../../src/http/fields.js');
+  const opts = { shared: true, heuristicFraction: 0.1, heuristicMaxMs: 86_400_000, targetedFields: ['cdn-cache-control'] };
+  const req = { method: 'GET', headers: new F(), url: new URL('http://a.example/x') };
+  const priv = new F([['CDN-Cache-Control', 'private'], ['Cache-Control', 'max-age=10000']]);
+  assert.equal(storable(req, 200, priv, opts).storable, false);
+  assert.equal(storable(req, 200, priv, { ...opts, targetedFields: [] }).storable, true, 'without the option the field is ignored');
+  const fresh = new F([['Cache-Control', 'no-store'], ['CDN-Cache-Control', 'max-age=10000']]);
+  assert.equal(storable(req, 200, fresh, opts).storable, true);
+  assert.equal(lifetime({ status: 200, headers: fresh, requestTime: 0, responseTime: 0 }, opts).lifetimeMs, 10_000_000);
+  const invalid = new F([['Cache-Control', 'no-store'], ['CDN-Cache-Control', 'max-age=10000, &&&&&']]);
+  assert.equal(storable(req, 200, invalid, opts).storable, false, 'an invalid targeted field is ignored');
+});
+
+test('a targeted field with a wrongly typed max-age is ignored as a whole', async () => {
+  const { isStorable: storable } = await import('../../../src/cache/index.js');
+  const { Fields: F } = await import('../../../src/http/fields.js');
+  const opts = { shared: true, heuristicFraction: 0.1, heuristicMaxMs: 86_400_000, targetedFields: ['cdn-cache-control'] };
+  const req = { method: 'GET', headers: new F(), url: new URL('http://a.example/x') };
+  assert.equal(storable(req, 200, new F([['CDN-Cache-Control', 'max-age="10000"'], ['Cache-Control', 'no-store']]), opts).storable, false);
+  assert.equal(storable(req, 200, new F([['CDN-Cache-Control', 'max-age=10000'], ['Cache-Control', 'no-store']]), opts).storable, true);
+});

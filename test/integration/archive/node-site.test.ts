@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { buildArchive } from '../../../src/archive/index.js';
+import { generatePublisherKey, publicKeyBase64 } from '../../../src/integrity/keys.js';
+import { startOrigin } from '../../helpers/origin.js';
+import { startNode } from '../../helpers/node.js';
+
+const SITE = fileURLToPath(new URL('../../fixtures/archive/site/', import.meta.url));
+const HOST = 'www.example.com';
+
+/** Answers a single `Range: bytes=a-b` (or a suffix) as an archive host does; the whole body otherwise. */
+function sendRange(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+  if (!m) { res.writeHead(200, { 'content-length': bytes.length, 'accept-ranges': 'bytes' }); res.end(bytes); return; }
+  const start = m[1] === '' ? Math.max(0, bytes.length - Number(m[2])) : Number(m[1]);
+  const last = m[1] === '' || m[2] === '' ? bytes.length - 1 : Math.min(Number(m[2]), bytes.length - 1);
+  res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${bytes.length}`, 'content-length': last - start + 1 });
+  res.end(bytes.subarray(start, last + 1));
+}
+
+test('a caching node serves a site from its signed archive, dynamic pages included, with the origin stopped', async (t) => {
+  const key = generatePublisherKey();
+  const now = Date.now();
+  const archive = buildArchive({ dir: SITE, origin: `http://${HOST}`, prefix: '/', notBefore: now - 1000, validFor: 86_400_000, staleIfUnverified: 3600, key, routes: [{ pattern: '/search', handler: 'handlers/search.js' }] });
+  const origin = await startOrigin((req, res) => {
+    if (req.url === '/site.pwar') return sendRange(req, res, archive);
+    res.writeHead(200, { 'cache-control': 'no-store' });
+    res.end('from origin');
+  });
+  const n = await startNode({
+    origins: [{ host: HOST, url: origin.url }],
+    'archive.sites': [{ origin: `http://${HOST}`, prefix: '/', url: `${origin.url}/site.pwar` }],
+    'archive.pinnedKeys': [{ host: HOST, key: publicKeyBase64(key.publicKey) }],
+  });
+  t.after(async () => { await n.stop(); await origin.close(); });
+
+  const page = await n.get('/search?q=caching', { host: HOST });
+  assert.equal(page.status, 200);
+  assert.match(page.text, /Results for caching/);
+  assert.match(String(page.headers['cache-status']), /detail=local/);
+  const index = await n.get('/', { host: HOST });
+  assert.equal(index.status, 200);
+  assert.ok(index.body.length > 0);
+  await origin.close();
+  const again = await n.get('/search?q=caching', { host: HOST });
+  assert.equal(again.status, 200, 'the site keeps rendering with its origin stopped');
+  assert.match(again.text, /Results for caching/);
+});
+
+test('an archive signed by another key is refused and the request falls through to the origin', async (t) => {
+  const key = generatePublisherKey();
+  const other = generatePublisherKey();
+  const forged = buildArchive({ dir: SITE, origin: `http://${HOST}`, prefix: '/', notBefore: Date.now() - 1000, validFor: 86_400_000, staleIfUnverified: 0, key: other, routes: [{ pattern: '/search', handler: 'handlers/search.js' }] });
+  const origin = await startOrigin((req, res) => {
+    if (req.url === '/forged.pwar') return sendRange(req, res, forged);
+    res.writeHead(200, { 'cache-control': 'no-store' });
+    res.end('from origin');
+  });
+  const n = await startNode({
+    origins: [{ host: HOST, url: origin.url }],
+    'archive.sites': [{ origin: `http://${HOST}`, prefix: '/', url: `${origin.url}/forged.pwar` }],
+    'archive.pinnedKeys': [{ host: HOST, key: publicKeyBase64(key.publicKey) }],
+  });
+  t.after(async () => { await n.stop(); await origin.close(); });
+  const r = await n.get('/search?q=x', { host: HOST });
+  assert.equal(r.text, 'from origin', 'unverifiable archive content is never served');
+});
