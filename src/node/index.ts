@@ -15,6 +15,7 @@ import { createAdminServer } from '../admin/server.js';
 import { createLogger, silentLogger, type Logger } from '../util/log.js';
 import { formatHostPort } from '../util/units.js';
 import { wirePeers } from './peers.js';
+import { setUpRoles } from './roles.js';
 import { localHook, type LocalService } from './local.js';
 import { directoryFromConfig, directoryRequestHandler } from '../directory/index.js';
 import { archiveManagerFromConfig, holderRequestHandler } from '../archive/index.js';
@@ -37,7 +38,7 @@ export interface PeerwebNode {
 
 /** Assembles a node from a frozen config: store, upstream client, proxy pipeline, admin listener. */
 export async function createNode(givenConfig: Config, opts: NodeOptions = {}): Promise<PeerwebNode> {
-  const config = withDistinctName(givenConfig);
+  let config = withDistinctName(givenConfig);
   const logger = opts.logger ?? silentLogger;
   const metrics = new Metrics();
   const memory = createMemoryStore({ maxBytes: config['cache.memory'], maxObjectSize: config['cache.memoryMaxObjectSize'] });
@@ -45,6 +46,8 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
     ? await createDiskStore({ dir: join(resolve(config.data), 'cache'), maxBytes: config['cache.disk'], maxObjectSize: config['cache.maxObjectSize'], logger })
     : null;
   const store = createTieredStore(memory, disk, { memoryMaxObjectSize: config['cache.memoryMaxObjectSize'] }) as CacheStore & SyncPeek;
+  const roles = await setUpRoles(config, logger);
+  if (roles.internalOrigin) config = Object.freeze({ ...config, origin: roles.internalOrigin });
   const forward = !config.origin && config.origins.length === 0;
   const upstream: Upstream = createUpstream({
     connectTimeout: config['upstream.connectTimeout'],
@@ -61,10 +64,18 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   const archives = archiveManagerFromConfig(config, { directory });
   const dirHandler = directoryRequestHandler(directory);
   const holder = holderRequestHandler(archives);
+  const sites = config['archive.sites'];
   const services: LocalService[] = [
-    { name: 'directory', scope: 'well-known', handle: async (r) => (new URL(r.url).pathname.startsWith('/.well-known/peerweb/directory') ? dirHandler(r) : undefined) },
-    { name: 'archive-holder', scope: 'well-known', handle: holder },
-    ...(config['archive.sites'].length > 0 ? [{ name: 'archive-sites', scope: 'site' as const, handle: (r: Parameters<typeof archives.handle>[0]) => archives.handle(r) }] : []),
+    { name: 'directory', scope: 'well-known', covers: (u) => u.pathname === '/.well-known/peerweb/directory', handle: dirHandler },
+    { name: 'archive-holder', scope: 'well-known', covers: (u) => u.pathname.startsWith('/.well-known/peerweb/archives/'), handle: holder },
+    ...(sites.length > 0
+      ? [{
+          name: 'archive-sites',
+          scope: 'site' as const,
+          covers: (u: URL) => sites.some((site) => site.origin === u.origin && u.pathname.startsWith(site.prefix)),
+          handle: (r: Parameters<typeof archives.handle>[0]) => archives.handle(r),
+        }]
+      : []),
   ];
   const local = opts.hooks?.local ?? localHook(services, config['proxy.name']);
   // The peers hook needs the proxy's memory index and the proxy needs the hook: bind late.
@@ -72,6 +83,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   const hooks: ProxyHooks = {
     ...opts.hooks,
     ...(local ? { local } : {}),
+    ...(roles.admit ? { admit: roles.admit } : {}),
     fetchFrom: opts.hooks?.fetchFrom ?? ((...args) => (fetchFrom ? fetchFrom(...args) : Promise.resolve(undefined))),
   };
   const proxy = createProxy({ config, store, upstream, metrics, accessLog, logger, hooks });
@@ -127,12 +139,14 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
       });
       const a = admin.address() as AddressInfo;
       (node as { adminAddress: { host: string; port: number } }).adminAddress = { host: a.address, port: a.port };
+      await roles.start(`http://${formatHostPort(node.proxyAddress)}`);
       logger.info({ proxy: formatHostPort(node.proxyAddress), admin: formatHostPort(node.adminAddress), mode: forward ? 'forward' : 'reverse' }, 'node started');
     },
     async stop() {
       await accept.close(2000);
       await new Promise<void>((res) => { admin.close(() => res()); admin.closeAllConnections(); });
       await peers.close();
+      await roles.close();
       await archives.close();
       await directory.close();
       await upstream.close();

@@ -167,6 +167,9 @@ export function createPeerRouter(opts: PeerRouterOptions): PeerRouter {
         const m = members[i] as PeerConfig;
         if (m.name === p.self) {
           if (first) { selfHome = true; break; }
+          // We are the next home after the members listed so far: failing them, we fetch it ourselves
+          // (forwarding to the member after us would give the URL two homes while one is down).
+          if (!p.neverDirect) break;
           continue;
         }
         const st = stateOf(m) as PeerState;

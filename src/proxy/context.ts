@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import type { PeerwebError } from '../errors/index.js';
 import type { OutgoingResponse, IncomingRequest } from '../accept/types.js';
 import type { CacheStore, StoredEntry, SyncPeek } from '../storage/index.js';
 import type { Upstream } from '../upstream/index.js';
@@ -14,8 +15,10 @@ import type { FlightTable } from './collapse.js';
  * Every hook is optional; a node without roles is a plain caching proxy.
  */
 export interface ProxyHooks {
+  /** Admission of outside clients (rate limits, address rules): an error refuses the request before anything else. */
+  readonly admit?: (req: IncomingRequest) => PeerwebError | undefined;
   /** Answers requests meant for the node itself or a role (well-known endpoints, archive sites); true when handled. */
-  readonly local?: (req: IncomingRequest, res: OutgoingResponse, url: URL | null) => boolean | Promise<boolean>;
+  readonly local?: (req: IncomingRequest, res: OutgoingResponse, url: () => URL | null) => boolean | Promise<boolean>;
   /** Adjusts a response from upstream before it is stored and delivered (origin front: digests, mirror links). */
   readonly decorateResponse?: (url: URL, status: number, headers: Fields) => void;
   /** Fetches a miss from somewhere other than the origin (peers, mirrors); undefined to go direct. */
@@ -67,8 +70,10 @@ export interface Transaction {
   readonly res: OutgoingResponse;
   readonly ctx: ProxyContext;
   readonly start: number;
-  /** The URL in cache-key space (public URL), set by recv. */
+  /** The URL in cache-key space (public URL), set by recv; null on the fast path until `urlOf(tx)` builds it. */
   url: URL | null;
+  /** Fast path of a single origin: the origin-form target the URL will be built from. */
+  lazyPath: string | null;
   /** Where the request is sent upstream. */
   fetchUrl: URL | null;
   key: string;

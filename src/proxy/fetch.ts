@@ -8,6 +8,7 @@ import {
 import type { BodyWriter, StoredEntry } from '../storage/index.js';
 import type { ResultTag } from '../admin/metrics.js';
 import type { HotEntry, RoutedResponse, Transaction } from './context.js';
+import { fetchUrlOf, urlOf } from './route.js';
 import { Flight, type Consumer, type FlightHead } from './collapse.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { entryDataOf, hotEntry, reasonPhrase } from './hot.js';
@@ -74,7 +75,7 @@ function startFlight(tx: Transaction, cand: HotEntry | null, background = false)
 
 async function fetchUpstream(tx: Transaction, headers: Fields, method: string, signal: AbortSignal): Promise<RoutedResponse> {
   const { ctx } = tx;
-  const url = tx.fetchUrl as URL;
+  const url = fetchUrlOf(tx);
   if (ctx.hooks.fetchFrom) {
     const routed = await ctx.hooks.fetchFrom(url, method, headers, signal, { address: tx.req.remoteAddress, viaPresent: tx.req.headers.has('via') });
     if (routed) {
@@ -125,7 +126,7 @@ async function runFlight(tx: Transaction, f: Flight, cand: HotEntry | null, back
     }
 
     const h = downstreamResponseHeaders(tx, up.headers);
-    ctx.hooks.decorateResponse?.(tx.url as URL, up.status, h);
+    ctx.hooks.decorateResponse?.(urlOf(tx), up.status, h);
     const vary = varyFields(h);
     const fetcherVariant = vary === '*' ? '' : secondaryKey(vary, tx.req.headers);
     const info = requestInfo(tx);
@@ -175,7 +176,7 @@ async function runFlight(tx: Transaction, f: Flight, cand: HotEntry | null, back
   } catch (err) {
     abort.abort();
     if (writer) await writer.abort().catch(() => undefined);
-    const e = isPeerwebError(err) ? err : new PeerwebError('PW_ERR_UPSTREAM_CONNECT', { origin: tx.fetchUrl?.origin ?? '', reason: (err as Error).message });
+    const e = isPeerwebError(err) ? err : new PeerwebError('PW_ERR_UPSTREAM_CONNECT', { origin: tx.fetchUrl?.origin ?? tx.key, reason: (err as Error).message });
     if (!settled) f.settle({ kind: 'error', error: e });
     f.finish(e);
     if (background) ctx.logger.warn({ err: e.message, key: tx.key }, 'background revalidation failed');

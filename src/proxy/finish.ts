@@ -8,7 +8,7 @@ export function finish(tx: Transaction): void {
   ctx.metrics.request(tx.tag);
   ctx.metrics.inc('peerweb_responses_total', 1, `${Math.floor(tx.status / 100)}xx`);
   if (tx.bytes) ctx.metrics.inc('peerweb_client_bytes_sent_total', tx.bytes);
-  ctx.accessLog.write(tx.req.remoteAddress, tx.req.method, tx.url?.href ?? tx.req.target, tx.status, tx.bytes, Date.now() - tx.start, tx.tag);
+  ctx.accessLog.write(tx.req.remoteAddress, tx.req.method, tx.url?.href ?? (tx.key || tx.req.target), tx.status, tx.bytes, Date.now() - tx.start, tx.tag);
 }
 
 /** Answers with an error (plain text, never stored) or, when the head is already out, cuts the connection. */
@@ -28,6 +28,8 @@ export function fail(tx: Transaction, err: unknown): 'done' {
       ['Content-Length', String(body.length)],
       ['Cache-Control', 'no-store'],
     ]);
+    const retryAfter = e.details.retryAfter;
+    if (typeof retryAfter === 'number') h.set('Retry-After', String(retryAfter));
     tx.res.writeHead(status, h);
     tx.res.end(body);
     tx.bytes += body.length;

@@ -1,6 +1,7 @@
 import { Fields } from '../http/fields.js';
 import { appendVia, stripHopByHop, httpDateNow } from '../http/index.js';
 import type { Transaction } from './context.js';
+import { fetchUrlOf } from './route.js';
 
 /**
  * Request fields that change what an origin answers without being part of the cache key.
@@ -29,7 +30,7 @@ export function upstreamRequestHeaders(tx: Transaction, opts: { forStore: boolea
     h.delete('content-length');
   }
   if (opts.extra) for (const [n, v] of opts.extra.entries()) h.set(n, v);
-  h.set('Host', (tx.fetchUrl as URL).host);
+  h.set('Host', fetchUrlOf(tx).host);
   appendVia(h, req.versionMinor, ctx.config['proxy.name']);
   return h;
 }

@@ -49,7 +49,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   };
   const handler = (req: IncomingRequest, res: OutgoingResponse): void => {
     const tx: Transaction = {
-      req, res, ctx, start: Date.now(), url: null, fetchUrl: null, key: '', tag: 'MISS', status: 0, bytes: 0,
+      req, res, ctx, start: Date.now(), url: null, lazyPath: null, fetchUrl: null, key: '', tag: 'MISS', status: 0, bytes: 0,
       candidate: null, decision: null, noCollapse: false, noStore: false,
     };
     run(tx, 'recv');

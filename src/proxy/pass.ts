@@ -1,5 +1,6 @@
 import { cacheKey, invalidationTargets, isUnsafeMethod } from '../cache/index.js';
 import type { Transaction } from './context.js';
+import { fetchUrlOf } from './route.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { streamBody } from './deliver.js';
 import { finish } from './finish.js';
@@ -13,7 +14,7 @@ export async function pass(tx: Transaction): Promise<Step> {
   const headers = upstreamRequestHeaders(tx, { forStore: false });
   const sendBody = req.hasBody && req.method !== 'GET' && req.method !== 'HEAD';
   ctx.metrics.inc('peerweb_origin_requests_total', 1, 'origin');
-  const up = await ctx.upstream.request({ url: tx.fetchUrl as URL, method: req.method, headers, body: sendBody ? req.body() : null, signal: req.signal });
+  const up = await ctx.upstream.request({ url: fetchUrlOf(tx), method: req.method, headers, body: sendBody ? req.body() : null, signal: req.signal });
   const h = downstreamResponseHeaders(tx, up.headers);
   if (isUnsafeMethod(req.method) && up.status < 400) {
     for (const u of invalidationTargets(requestInfo(tx), up.status, h)) {

@@ -2,7 +2,7 @@ import { PeerwebError } from '../errors/index.js';
 import { viaHasPseudonym } from '../http/index.js';
 import type { Transaction } from './context.js';
 import { finish } from './finish.js';
-import { route } from './route.js';
+import { route, urlOf } from './route.js';
 import type { Step } from './step-names.js';
 
 /** Method tokens: anything the parser accepted is forwarded, but only GET and HEAD are looked up. */
@@ -11,6 +11,10 @@ const LOOKUP_METHODS = new Set(['GET', 'HEAD']);
 /** First step: loop check, routing, the node's own endpoints, then lookup or pass. */
 export function recv(tx: Transaction): Step | Promise<Step> {
   const { req, ctx } = tx;
+  if (ctx.hooks.admit) {
+    const refused = ctx.hooks.admit(req);
+    if (refused) throw refused;
+  }
   if (req.method === 'CONNECT') {
     if (!ctx.forwardMode) throw new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method: 'CONNECT' });
     return 'tunnel';
@@ -21,14 +25,13 @@ export function recv(tx: Transaction): Step | Promise<Step> {
   // The node's own endpoints (well-known paths, archive sites) come before routing errors.
   const local = ctx.hooks.local;
   if (local) {
-    let url: URL | null = null;
+    let routed = true;
     try {
       route(tx);
-      url = tx.url;
     } catch {
-      url = null;
+      routed = false;
     }
-    const handled = local(req, tx.res, url);
+    const handled = local(req, tx.res, () => (routed ? urlOf(tx) : null));
     if (handled === true) return localDone(tx);
     if (handled !== false) return handled.then((h) => (h ? localDone(tx) : afterLocal(tx)));
     return afterLocal(tx);
@@ -38,7 +41,7 @@ export function recv(tx: Transaction): Step | Promise<Step> {
 }
 
 function afterLocal(tx: Transaction): Step {
-  if (!tx.url) route(tx);
+  if (tx.key === '') route(tx);
   return LOOKUP_METHODS.has(tx.req.method) ? 'lookup' : 'pass';
 }
 

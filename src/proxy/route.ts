@@ -24,6 +24,38 @@ export function checkDestinationHost(tx: Transaction, hostname: string): void {
   }
 }
 
+/** Where the request is sent upstream (built with the URL on the fast path). */
+export function fetchUrlOf(tx: Transaction): URL {
+  urlOf(tx);
+  return tx.fetchUrl as URL;
+}
+
+/**
+ * Targets whose cache key is the origin's key prefix plus the target itself: characters that URL
+ * parsing keeps as they are (no %, no quotes or brackets, no backslash) and no dot segment.
+ */
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?]*$/;
+
+/** The key prefix of a single origin (`http://host:port` plus its base path), computed once. */
+const prefixes = new WeakMap<URL, string>();
+function keyPrefix(base: URL): string {
+  let p = prefixes.get(base);
+  if (p === undefined) {
+    p = cacheKey(join(base, '/')).slice(0, -1);
+    prefixes.set(base, p);
+  }
+  return p;
+}
+
+/** The request's URL in key space, built on first use when routing took the fast path. */
+export function urlOf(tx: Transaction): URL {
+  if (tx.url === null && tx.lazyPath !== null && tx.ctx.singleOrigin) {
+    tx.url = join(tx.ctx.singleOrigin, tx.lazyPath);
+    tx.fetchUrl = tx.url;
+  }
+  return tx.url as URL;
+}
+
 /**
  * Works out the URL in cache-key space (`tx.url`), where to fetch it (`tx.fetchUrl`) and the key.
  * Reverse proxy: one origin, or an origin chosen by Host. Forward proxy: the absolute-form target.
@@ -31,6 +63,11 @@ export function checkDestinationHost(tx: Transaction, hostname: string): void {
 export function route(tx: Transaction): void {
   const { req, ctx } = tx;
   const target = req.target;
+  if (ctx.singleOrigin && target.charCodeAt(0) === 47 && PLAIN_TARGET.test(target) && !target.includes('/.')) {
+    tx.lazyPath = target;
+    tx.key = keyPrefix(ctx.singleOrigin) + target;
+    return;
+  }
   if (ctx.singleOrigin || ctx.routes.size > 0) {
     let path: string;
     let host: string | undefined;

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { generatePublisherKey, publicKeyBase64, saveKey } from '../../../src/integrity/keys.js';
+import { getVerified } from '../../../src/client/index.js';
+import { startNode, type TestNode } from '../../helpers/node.js';
+import { waitFor } from '../../helpers/origin.js';
+
+interface MirrorMap { mirrors: { base: string; prefixes: string[] }[] }
+
+test('peerweb start roles: a published folder, two mirror nodes that sync and offer themselves, and a verifying client served by them', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pw-roles-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const site = join(tmp, 'site');
+  mkdirSync(join(site, 'files'), { recursive: true });
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(join(site, 'files', 'big.bin'), big);
+  writeFileSync(join(site, 'index.html'), '<h1>hello</h1>');
+  const key = generatePublisherKey();
+  const { privateFile } = saveKey(key, join(tmp, 'key'));
+
+  const nodes: TestNode[] = [];
+  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
+  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile, 'mirror.pieceThreshold': '1MiB', 'mirror.pieceSize': '256KiB' });
+  nodes.push(origin);
+  const page = await origin.get('/index.html');
+  assert.equal(page.text, '<h1>hello</h1>');
+  assert.match(String(page.headers['repr-digest']), /^sha-256=:/, 'the origin front adds Repr-Digest');
+  for (let i = 0; i < 2; i++) {
+    nodes.push(await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey) }));
+  }
+  const mapUrl = `${origin.base}/.well-known/peerweb/mirrors`;
+  await waitFor(async () => {
+    const r = await fetch(mapUrl, { headers: { 'cache-control': 'no-cache' } });
+    return ((await r.json()) as MirrorMap).mirrors.length === 2;
+  }, 'both mirrors to be listed by the origin', 20_000);
+
+  // A mirror serves the exact bytes on its own URL (through its cache).
+  const m1 = nodes[1] as TestNode;
+  const copy = await m1.get(`/m/${new URL(origin.base).host}/files/big.bin`);
+  assert.equal(copy.status, 200);
+  assert.ok(copy.body.equals(big));
+
+  const out = join(tmp, 'out.bin');
+  const result = await getVerified({ url: `${origin.base}/files/big.bin`, out, originKeys: [key] });
+  assert.ok(readFileSync(out).equals(big));
+  const fromMirrors = Object.entries(result.bytesFrom).filter(([src]) => !src.startsWith(origin.base)).reduce((a, [, n]) => a + n, 0);
+  assert.ok(fromMirrors > 0, `mirrors served verified bytes: ${JSON.stringify(result.bytesFrom)}`);
+  assert.deepEqual(result.liars, []);
+});
+
+test('a mirror node refuses outside clients beyond its rate with 429 and Retry-After', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pw-rate-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  writeFileSync(join(tmp, 'a.txt'), 'a');
+  const key = generatePublisherKey();
+  const { privateFile } = saveKey(key, join(tmp, 'key'));
+  const origin = await startNode({ 'mirror.serve': tmp, 'mirror.key': privateFile });
+  t.after(() => origin.stop());
+  // Loopback is exempt by default; exempt nothing so the test client counts as an outsider.
+  const mirror = await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey), 'mirror.rate': 1, 'mirror.burst': 2, 'mirror.exemptClients': [] });
+  t.after(() => mirror.stop());
+  const codes: number[] = [];
+  let retryAfter: string | undefined;
+  for (let i = 0; i < 5; i++) {
+    const r = await mirror.get(`/m/${new URL(origin.base).host}/a.txt`);
+    codes.push(r.status);
+    if (r.status === 429) retryAfter = String(r.headers['retry-after']);
+  }
+  assert.ok(codes.includes(429), `codes ${codes.join(',')}`);
+  assert.match(retryAfter ?? '', /^\d+$/);
+});
