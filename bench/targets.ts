@@ -307,7 +307,9 @@ export const peerweb: Target = {
     const admin = await freePort();
     return launch('peerweb', [process.execPath, PEERWEB_BIN, 'start', '--origin', `http://${LOOPBACK}:${originPort}`,
       '--listen', `${LOOPBACK}:${port}`, '--admin', `${LOOPBACK}:${admin}`, '--data', sub(dir, 'data'),
-      '--memory-cache', mode === 'bench' ? '1GiB' : '64MiB', '--disk-cache', '0'], port, dir);
+      '--memory-cache', mode === 'bench' ? '1GiB' : '64MiB', '--disk-cache', '0'], port, dir,
+      // Like the other servers here (access_log off / none), no access log in benchmarks.
+      { PEERWEB_LOG_ACCESS: 'off', PEERWEB_LOG_LEVEL: 'warn' });
   },
 };
 

@@ -2,11 +2,13 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 
 /** One line per request, written in batches: `time remote method url status bytes ms TAG`. */
 export interface AccessLog {
+  /** False when the log is off (callers skip building the line). */
+  readonly enabled: boolean;
   write(remote: string, method: string, url: string, status: number, bytes: number, ms: number, tag: string): void;
   close(): Promise<void>;
 }
 
-const noop: AccessLog = { write() {}, close: async () => {} };
+const noop: AccessLog = { enabled: false, write() {}, close: async () => {} };
 
 export function createAccessLog(target: string): AccessLog {
   if (target === 'off' || target === '') return noop;
@@ -21,6 +23,7 @@ export function createAccessLog(target: string): AccessLog {
     out.write(text);
   };
   return {
+    enabled: true,
     write(remote, method, url, status, bytes, ms, tag) {
       pending.push(`${new Date().toISOString()} ${remote} ${method} ${url} ${status} ${bytes} ${ms} ${tag}\n`);
       if (!scheduled) {

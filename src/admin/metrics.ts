@@ -60,12 +60,22 @@ export class Metrics {
     m.set(label, (m.get(label) ?? 0) + by);
   }
 
-  request(tag: ResultTag): void {
+  /** Responses by status class (1xx … 5xx), the hot-path part of peerweb_responses_total. */
+  private readonly byClass = new Float64Array(6);
+  private bytesSent = 0;
+
+  /** One finished request: its tag, status and body bytes (no Map or string work on the hot path). */
+  request(tag: ResultTag, status = 0, bytes = 0): void {
     this.byTag[this.tagIndex.get(tag) as number]! += 1;
+    const cls = (status / 100) | 0;
+    if (cls >= 1 && cls <= 5) this.byClass[cls]! += 1;
+    this.bytesSent += bytes;
   }
 
   get(name: CounterName, label?: string): number {
     if (name === 'peerweb_requests_total' && label !== undefined) return this.byTag[this.tagIndex.get(label) ?? -1] ?? 0;
+    if (name === 'peerweb_responses_total' && label !== undefined) return (this.byClass[Number(label[0])] ?? 0) + (this.labelled.get(name)?.get(label) ?? 0);
+    if (name === 'peerweb_client_bytes_sent_total') return this.bytesSent + (this.plain.get(name) ?? 0);
     return label === undefined ? this.plain.get(name) ?? 0 : this.labelled.get(name)?.get(label) ?? 0;
   }
 
@@ -81,6 +91,10 @@ export class Metrics {
       out.push(`# HELP ${name} ${spec.help}`, `# TYPE ${name} counter`);
       if (name === 'peerweb_requests_total') {
         RESULT_TAGS.forEach((t, i) => out.push(`${name}{result="${t}"} ${this.byTag[i]}`));
+      } else if (name === 'peerweb_responses_total') {
+        for (let c = 1; c <= 5; c++) out.push(`${name}{class="${c}xx"} ${this.get(name, `${c}xx`)}`);
+      } else if (name === 'peerweb_client_bytes_sent_total') {
+        out.push(`${name} ${this.get(name)}`);
       } else if (spec.label) {
         for (const [l, v] of this.labelled.get(name) ?? []) out.push(`${name}{${spec.label}="${esc(l)}"} ${v}`);
       } else {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import { open as openFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { PeerwebError } from '../errors/index.js';
+import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import type { KeyResolver } from './manifest.js';
 import { chooseFetchMode, httpRangeSource, openArchive, type ArchiveSite, type OpenArchiveOptions, type SiteRequest, type SiteResponse } from './site.js';
 
@@ -100,9 +100,15 @@ export function createArchiveManager(opts: ArchiveManagerOptions): ArchiveManage
 
   /** Fetches from one URL: whole when the policy says so (stored, then registered), else by range. */
   const fetchFrom = async (s: State, url: string): Promise<ArchiveSite> => {
-    const probe = await httpRangeSource(url, { timeout });
-    if (chooseFetchMode(probe.size, s.requests, policy) === 'partial') return openArchive(probe, opts.trust, openOpts(s, false));
-    const bytes = await fetchWhole(url, Math.max(policy.fullFetchMaxSize, probe.size), timeout);
+    let probe: Awaited<ReturnType<typeof httpRangeSource>> | undefined;
+    try {
+      probe = await httpRangeSource(url, { timeout });
+    } catch (err) {
+      // A holder without Range support (a plain file server) can still hand over a small archive whole.
+      if (!isPeerwebError(err, 'PW_ERR_UPSTREAM_BAD_RESPONSE')) throw err;
+    }
+    if (probe && chooseFetchMode(probe.size, s.requests, policy) === 'partial') return openArchive(probe, opts.trust, openOpts(s, false));
+    const bytes = await fetchWhole(url, probe ? Math.max(policy.fullFetchMaxSize, probe.size) : policy.fullFetchMaxSize, timeout);
     const site = await openArchive({ bytes, url }, opts.trust, openOpts(s, false));
     // Keep it (temp file + rename) so a restart with the origin down still serves it.
     const file = fileOf(s.cfg);

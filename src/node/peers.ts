@@ -44,15 +44,21 @@ export async function wirePeers(config: Config, deps: { upstream: Upstream; metr
         for (const choice of choices) {
           if (choice.kind === 'direct') return undefined;
           const started = Date.now();
+          const sibling = choice.peer.role === 'sibling';
           try {
-            const res = await deps.upstream.request({ url, method, headers, signal, via: { host: choice.peer.host, port: choice.peer.httpPort } });
+            const res = await deps.upstream.request({ url, method, headers: sibling ? siblingHeaders(headers) : headers, signal, via: { host: choice.peer.host, port: choice.peer.httpPort } });
+            if (sibling && res.status === 504) {
+              // Its ICP HIT did not hold (expired or evicted since): a miss, not a failure of the sibling.
+              discard(res.body);
+              continue;
+            }
             if (res.status >= 500) {
-              res.body.destroy();
+              discard(res.body);
               router.reportFailure(choice.peer);
               continue;
             }
             router.reportSuccess(choice.peer, Date.now() - started);
-            const tag = choice.peer.role === 'sibling' ? 'SIBLING_HIT' : 'PARENT';
+            const tag = sibling ? 'SIBLING_HIT' : 'PARENT';
             return { status: res.status, headers: res.headers, body: res.body, contentLength: res.contentLength, tag };
           } catch (err) {
             lastErr = err;
@@ -80,4 +86,21 @@ export async function wirePeers(config: Config, deps: { upstream: Upstream; metr
       await icp?.close();
     },
   };
+}
+
+/**
+ * A sibling is used only for what it holds: ask with `only-if-cached` (as Squid does for its
+ * siblings) so that it answers 504 instead of fetching a miss on our behalf.
+ */
+function siblingHeaders(headers: Fields): Fields {
+  const h = headers.clone();
+  const cc = h.get('cache-control');
+  if (!cc || !/(^|,)\s*only-if-cached\s*(,|$)/i.test(cc)) h.set('Cache-Control', cc ? `${cc}, only-if-cached` : 'only-if-cached');
+  return h;
+}
+
+/** Drops a peer's response body: undici reports a destroyed body as an error, which must not go unheard. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }

@@ -62,6 +62,8 @@ export interface HotEntry {
   readonly initialAge: number;
   /** Status line and stored fields (with Content-Length and Cache-Status), without Age and the final CRLF. */
   readonly head: Buffer;
+  /** When the store was last told this entry was used (LRU updates are batched to one a second). */
+  touchedAt: number;
 }
 
 /** One client request on its way through the steps. */

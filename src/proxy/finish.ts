@@ -5,10 +5,10 @@ import type { Transaction } from './context.js';
 /** Records the finished request: one access-log line, the result tag and status counters. */
 export function finish(tx: Transaction): void {
   const { ctx } = tx;
-  ctx.metrics.request(tx.tag);
-  ctx.metrics.inc('peerweb_responses_total', 1, `${Math.floor(tx.status / 100)}xx`);
-  if (tx.bytes) ctx.metrics.inc('peerweb_client_bytes_sent_total', tx.bytes);
-  ctx.accessLog.write(tx.req.remoteAddress, tx.req.method, tx.url?.href ?? (tx.key || tx.req.target), tx.status, tx.bytes, Date.now() - tx.start, tx.tag);
+  ctx.metrics.request(tx.tag, tx.status, tx.bytes);
+  if (ctx.accessLog.enabled) {
+    ctx.accessLog.write(tx.req.remoteAddress, tx.req.method, tx.url?.href ?? (tx.key || tx.req.target), tx.status, tx.bytes, Date.now() - tx.start, tx.tag);
+  }
 }
 
 /** Answers with an error (plain text, never stored) or, when the head is already out, cuts the connection. */

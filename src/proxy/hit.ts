@@ -20,7 +20,11 @@ export function hit(tx: Transaction): Step | Promise<Step> {
   if (tx.tag === 'MISS') tx.tag = d?.action === 'stale-while-revalidate' ? 'STALE' : 'HIT';
   if (d?.action === 'stale-while-revalidate') revalidateInBackground(tx, h);
   const age = ageHeaderValue(ageMs);
-  ctx.store.touch(h.entry.key, h.entry.variant);
+  const now = tx.start;
+  if (now - h.touchedAt >= 1000) {
+    h.touchedAt = now;
+    ctx.store.touch(h.entry.key, h.entry.variant);
+  }
 
   for (const n of CONDITIONALS) {
     if (!req.headers.has(n)) continue;

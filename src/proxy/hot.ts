@@ -54,7 +54,7 @@ export function hotEntry(entry: StoredEntry, policy: PolicyOptions, proxyName: s
     `HTTP/1.1 ${data.status} ${data.reason}\r\n${forHead.serialize()}Content-Length: ${entry.size}\r\nCache-Status: ${proxyName}; hit\r\n`,
     'latin1',
   );
-  h = { entry, stored, vary: v === '*' ? ['*'] : v, freshUntil, initialAge, head };
+  h = { entry, stored, vary: v === '*' ? ['*'] : v, freshUntil, initialAge, head, touchedAt: 0 };
   hot.set(entry, h);
   return h;
 }
