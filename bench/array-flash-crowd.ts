@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { freePort, percentile, startProcess, stopProcess, waitForPort, LOOPBACK, type Started } from './util.js';
+import { benchSection } from './report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -76,14 +77,19 @@ async function bench(): Promise<void> {
   if (values.baseline) results.push(await run('independent', opts));
 
   const rows = results.map((r) => `| ${r.mode} | ${r.members} | ${r.clients} | ${r.objects} | ${r.requests} | ${r.errors} | ${r.originRequests} (${(r.originRequests / r.objects).toFixed(2)}/object, max ${r.maxPerObject}) | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.maxMs.toFixed(0)} | ${(r.elapsedMs / 1000).toFixed(1)} |`);
-  process.stdout.write([
-    `Cache-array flash crowd: origin ${opts.originMs} ms per request, ${opts.size / 1024} KiB objects, ${opts.hashing} hashing`,
-    '',
+  const table = [
     '| mode | members | clients | objects | requests | errors | origin requests | p50 ms | p99 ms | max ms | time s |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
-    '',
-  ].join('\n'));
+  ].join('\n');
+  process.stdout.write(`Cache-array flash crowd: origin ${opts.originMs} ms per request, ${opts.size / 1024} KiB objects, ${opts.hashing} hashing\n\n${table}\n`);
+  benchSection('array', {
+    title: 'Cache-array flash crowd',
+    command: `npx tsx bench/array-flash-crowd.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    what: `${opts.members} member processes on loopback, ${opts.clients} clients spread over them, ${opts.objects} cold ${opts.size / 1024} KiB objects, ${opts.requests} requests per client, origin answering after ${opts.originMs} ms; ${opts.hashing} hashing. "independent" is the same members without the array.`,
+    target: 'origin requests = objects (one per object).',
+    table,
+  });
   const outDir = join(HERE, 'out');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'array-flash-crowd.json'), `${JSON.stringify({ when: new Date().toISOString(), options: opts, results }, null, 2)}\n`);

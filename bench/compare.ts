@@ -12,7 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { holdIdle, flashCrowd } from './clients.js';
 import { startOrigin, SIZES, type Origin, type SizeName } from './origin.js';
-import { renderReport, type BenchRun, type SystemRun } from './report.js';
+import { renderReport, writeReportSection, type BenchRun, type SystemRun } from './report.js';
 import { REPO_ROOT, targetsByName, type RunningTarget } from './targets.js';
 import { LOOPBACK, percentile, treeRss } from './util.js';
 import { runWrk } from './wrk.js';
@@ -49,6 +49,11 @@ export const SCENARIOS: ReadonlyArray<{ size: SizeName; connections: number }> =
   { size: '10m', connections: 10 },
 ];
 
+/** The report under the file's own title: its first heading is dropped (docs/benchmarks.md has one). */
+function asSection(report: string): string {
+  return report.replace(/^# Benchmarks\n/, '## HTTP caches side by side (`npm run bench`)\n');
+}
+
 function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
 
 async function get(port: number, path: string): Promise<{ status: number; bytes: number }> {
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.fromJson) {
     // Re-render the report of an earlier run (bench/out/results.json) without measuring anything.
-    writeFileSync(args.out, await renderReport(JSON.parse(readFileSync(args.fromJson, 'utf8')) as BenchRun));
+    writeReportSection(args.out, 'caches', asSection(await renderReport(JSON.parse(readFileSync(args.fromJson, 'utf8')) as BenchRun)));
     log(`wrote ${args.out} from ${args.fromJson}`);
     return;
   }
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
   };
   mkdirSync(join(REPO_ROOT, 'bench', 'out'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench', 'out', 'results.json'), `${JSON.stringify(run, null, 2)}\n`);
-  writeFileSync(args.out, await renderReport(run));
+  writeReportSection(args.out, 'caches', asSection(await renderReport(run)));
   log(`wrote ${args.out}`);
 }
 

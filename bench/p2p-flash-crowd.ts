@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { getVerified } from '../src/client/index.js';
 import { generatePublisherKey } from '../src/integrity/index.js';
 import { createFolderSource, createMirror, createOriginFront, type Mirror, type OriginFront } from '../src/mirror/index.js';
+import { benchSection } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -179,7 +180,7 @@ try {
   };
   mkdirSync('bench/out', { recursive: true });
   writeFileSync('bench/out/p2p-flash-crowd.json', JSON.stringify(out, null, 2));
-  console.log(`## Flash crowd: ${N} peerweb get clients, one ${F / MiB} MiB file, ${M} mirrors
+  const report = `## Flash crowd: ${N} peerweb get clients, one ${F / MiB} MiB file, ${M} mirrors
 
 Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; all on loopback in one process (${cpus().length} CPUs).
 
@@ -195,7 +196,16 @@ Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; all on lo
 | verification CPU as share of client CPU time (crowd) | ${(100 * out.verificationShareOfClientTime).toFixed(1)} % | |
 | one client, unthrottled: raw ranges / verified get (median of 7) | ${out.singleClientRawMiBps.toFixed(0)} / ${out.singleClientVerifiedMiBps.toFixed(0)} MiB/s | |
 | throughput lost to verification (and its extra work: HEAD, Metalink, final hash) | ${(100 * out.verificationThroughputCost).toFixed(1)} % | ≤ 10 % |
-`);
+`;
+  console.log(report);
+  const [heading, , rates, , ...rest] = report.split('\n');
+  benchSection('p2p', {
+    title: (heading ?? '').replace(/^## /, ''),
+    command: `npx tsx bench/p2p-flash-crowd.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    what: rates ?? '',
+    target: 'time within 1.5× of the lower bound, origin sends the file at most 1.1 times (pushes apart), verification ≤ 10 % of throughput.',
+    table: rest.join('\n').trim(),
+  });
   if (failures.length) console.log(`Failures: ${failures.join('; ')}`);
   await front.close();
   for (const m of mirrors) await m.mirror.close();

@@ -1,6 +1,10 @@
 /** Turns one benchmark run into docs/benchmarks.md: machine, versions, command, one table per scenario. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 import type { SizeName } from './origin.js';
 import { runCommand } from './util.js';
 import type { WrkResult } from './wrk.js';
@@ -42,6 +46,45 @@ const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtMiB = (n: number): string => (n / 2 ** 20).toFixed(1);
 const ratio = (a: number, b: number): string => (Number.isFinite(a / b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+/** CPU model, cores, RAM, kernel and Node.js version: the machine line of every benchmark section. */
+export function machineLine(): string {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1]) cpu = m[1].trim();
+  } catch { /* not Linux */ }
+  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, kernel ${os.release()}, Node.js ${process.versions.node}`;
+}
+
+/**
+ * Writes one benchmark's section of docs/benchmarks.md, between `<!-- bench:NAME -->` markers,
+ * replacing that section's previous run and keeping every other benchmark's section.
+ */
+export function writeReportSection(file: string, name: string, markdown: string): void {
+  const open = `<!-- bench:${name} -->`;
+  const close = `<!-- /bench:${name} -->`;
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n'; }
+  const block = `${open}\n${markdown.trim()}\n${close}`;
+  const a = text.indexOf(open);
+  const b = text.indexOf(close);
+  text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + close.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, text);
+}
+
+/** Writes a benchmark's section with the usual header: title, date, machine, command, target, then its table. */
+export function benchSection(name: string, o: { title: string; command: string; what: string; target: string; table: string }): void {
+  writeReportSection(join(REPO_DIR, 'docs', 'benchmarks.md'), name, [
+    `## ${o.title} (\`${o.command}\`)`,
+    '',
+    `- Date: ${new Date().toISOString()}; machine: ${machineLine()}`,
+    `- ${o.what}`,
+    `- Target: ${o.target}`,
+    '',
+    o.table,
+  ].join('\n'));
+}
 
 async function machine(): Promise<string[]> {
   let cpu = os.cpus()[0]?.model ?? 'unknown';

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../helpers/origin.js';
 import { lastViaPseudonym, runCrowd, slowOrigin, startArray } from './array-helpers.js';
 
 const MEMBERS = 5;
@@ -82,4 +83,29 @@ test('a member stopped mid-way: its URLs move to one other member each, clients 
   // Objects cached before the stop were not fetched again.
   for (let j = 0; j < 25; j++) assert.equal(origin.count(path(j)), 1, `${path(j)} fetched once`);
   assert.equal(origin.seen.length, OBJECTS);
+});
+
+test('a member stopped while the crowd is running: every client of the other members still gets correct bodies', { timeout: 60_000 }, async (t) => {
+  const origin = await slowOrigin(200);
+  t.after(() => origin.close());
+  const array = await startArray(MEMBERS, origin.url, { 'peers.deadBackoff': '30s' });
+  t.after(() => array.stop());
+  const victim = array.members[4];
+  assert.ok(victim);
+  const survivors = array.members.filter((m) => m !== victim);
+  const crowd = runCrowd(survivors.map((m) => m.port), 400, tenObjects);
+  // Stop it once the origin is busy with the first wave (some of it forwarded to the victim).
+  await waitFor(() => origin.seen.length >= 10, 'the first origin requests');
+  const node = victim.node;
+  victim.node = null;
+  await node?.stop();
+  const res = await crowd;
+  assert.deepEqual(res.bad, []);
+  assert.equal(res.requests, 4000);
+  // Objects homed elsewhere: once each. The victim's: once by the victim before it stopped, or by its successor, at most both.
+  for (let j = 0; j < OBJECTS; j++) {
+    const n = origin.count(path(j));
+    if (array.home(`${origin.url}${path(j)}`) === victim.name) assert.ok(n >= 1 && n <= 2, `${path(j)}: ${n} origin requests`);
+    else assert.equal(n, 1, `${path(j)}: ${n} origin requests`);
+  }
 });
