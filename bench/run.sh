@@ -52,18 +52,5 @@ if ! npm run --silent build >/dev/null 2>&1; then
 fi
 
 
-# If the driver is killed before it can stop its servers, stop them here, by the PIDs it recorded.
-pidfile=$(mktemp)
-cleanup() {
-  while read -r pid dir; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    case "$dir" in */peerweb-bench-*) rm -rf "$dir" ;; esac
-  done <"$pidfile"
-  rm -f "$pidfile"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-PEERWEB_BENCH_PIDFILE="$pidfile" taskset -c 1 node --import tsx bench/compare.ts "$@"
+source bench/stop-on-exit.sh
+taskset -c 1 node --import tsx bench/compare.ts "$@"

@@ -62,10 +62,6 @@ async function versionFrom(argv: string[], re: RegExp, pkg: string): Promise<str
   return `${m?.[1] ?? 'unknown'}${deb ? ` (Debian ${deb})` : ''}`;
 }
 
-function which(paths: readonly string[]): string | undefined {
-  return paths.find((p) => existsSync(p));
-}
-
 /**
  * PIDs (and temp dirs) of the servers running now, written to $PEERWEB_BENCH_PIDFILE (when set) so that the
  * calling shell script can stop them by PID if this process is killed before it could stop them itself.

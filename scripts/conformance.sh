@@ -17,18 +17,5 @@ checkout=$(cd "$1" && pwd) || { echo "conformance: no such folder: $1" >&2; exit
 shift
 cd "$(dirname "$0")/.."
 
-# If the driver is killed before it can stop its servers, stop them here, by the PIDs it recorded.
-pidfile=$(mktemp)
-cleanup() {
-  while read -r pid dir; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    case "$dir" in */peerweb-bench-*) rm -rf "$dir" ;; esac
-  done <"$pidfile"
-  rm -f "$pidfile"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-PEERWEB_BENCH_PIDFILE="$pidfile" node --import tsx scripts/conformance/run.ts "$checkout" "$@"
+source bench/stop-on-exit.sh
+node --import tsx scripts/conformance/run.ts "$checkout" "$@"

@@ -74,7 +74,7 @@ export class ZipReader {
   private readCount: number;
   private readonly cached: { start: number; buf: Buffer }[];
 
-  private constructor(private readonly src: RangeSource, private readonly label: string, private readonly limits: ZipLimits,
+  private constructor(private readonly src: RangeSource, private readonly label: string,
     entries: Map<string, ZipEntry>, centralOffset: number, cached: { start: number; buf: Buffer }[], reads: number) {
     this.entries = entries;
     this.centralOffset = centralOffset;
@@ -218,7 +218,7 @@ export class ZipReader {
       const cur = sorted[i]!;
       if (prev.localOffset + 30 + Buffer.byteLength(prev.name) + prev.compressedSize > cur.localOffset) bad(label, `entries ${prev.name} and ${cur.name} overlap`);
     }
-    return new ZipReader(src, label, limits, entries, cdOffset, cached, reads);
+    return new ZipReader(src, label, entries, cdOffset, cached, reads);
   }
 
   private async readRange(start: number, end: number): Promise<Buffer> {

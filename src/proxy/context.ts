@@ -34,13 +34,19 @@ export interface RoutedResponse {
   readonly tag: ResultTag;
 }
 
-export interface ProxyContext {
+/** What the pipeline is built from (the node hands these in). */
+export interface ProxyDeps {
   readonly config: Config;
   readonly store: CacheStore & SyncPeek;
   readonly upstream: Upstream;
   readonly metrics: Metrics;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
+  readonly hooks?: ProxyHooks;
+}
+
+/** Everything a step may use: the deps plus what is derived from the config once. */
+export interface ProxyContext extends ProxyDeps {
   readonly policy: PolicyOptions;
   readonly flights: FlightTable;
   readonly hooks: ProxyHooks;

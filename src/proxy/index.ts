@@ -1,29 +1,13 @@
-import type { Config } from '../config/index.js';
 import type { IncomingRequest, OutgoingResponse, RequestHandler } from '../accept/types.js';
-import type { CacheStore, SyncPeek } from '../storage/index.js';
-import type { Upstream } from '../upstream/index.js';
-import type { Metrics } from '../admin/metrics.js';
-import type { AccessLog } from '../admin/access-log.js';
-import type { Logger } from '../util/log.js';
-import type { ProxyContext, ProxyHooks, Transaction } from './context.js';
+import type { ProxyContext, ProxyDeps, Transaction } from './context.js';
 import { FlightTable } from './collapse.js';
 import { run } from './steps.js';
 import { hotEntry } from './hot.js';
 import { cacheKey } from '../cache/index.js';
 
-export type { ProxyHooks, RoutedResponse } from './context.js';
+export type { ProxyDeps, ProxyHooks, RoutedResponse } from './context.js';
 export { STEPS } from './steps.js';
 export { UNKEYED_REQUEST_HEADERS } from './headers.js';
-
-export interface ProxyDeps {
-  readonly config: Config;
-  readonly store: CacheStore & SyncPeek;
-  readonly upstream: Upstream;
-  readonly metrics: Metrics;
-  readonly accessLog: AccessLog;
-  readonly logger: Logger;
-  readonly hooks?: ProxyHooks;
-}
 
 export interface Proxy {
   readonly handler: RequestHandler;
