@@ -57,7 +57,7 @@ export const coreOptions = {
   'collapse.maxWaiters': opt.int({ default: 10_000, min: 0, doc: 'Most clients waiting on one in-flight fetch; more get 503.' }),
   'forward.allowPrivate': opt.bool({ default: false, doc: 'Forward proxy: allow requests and tunnels to loopback, link-local and private addresses.' }),
   'forward.connectPorts': opt.list({ default: [443], item: 'port', parseItem: (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 1 || n > 65535) invalid('must be a port number'); return n; }, doc: 'Ports CONNECT may tunnel to.' }),
-  'proxy.name': opt.string({ default: 'peerweb', pattern: /^[A-Za-z0-9._-]{1,64}$/, patternDoc: 'a token of letters, digits, dot, dash or underscore', doc: 'Pseudonym used in Via and loop detection; give each node its own.' }),
+  'proxy.name': opt.string({ default: 'peerweb', pattern: /^[A-Za-z0-9._-]{1,64}$/, patternDoc: 'a token of letters, digits, dot, dash or underscore', doc: 'Pseudonym in Via, Cache-Status and loop detection. Left at "peerweb", each node uses peerweb-HOST-PORT so that chained nodes do not take each other for loops.' }),
   'proxy.forwardUnkeyedHeaders': opt.list({ default: [], item: 'header name', parseItem: (v) => { if (typeof v !== 'string' || !/^[A-Za-z0-9-]+$/.test(v)) invalid('must be a header name'); return v.toLowerCase(); }, doc: 'Request headers that change responses without being in the cache key (X-Forwarded-Host, X-Original-URL, …) are dropped unless listed here.' }),
   'log.access': opt.string({ default: '-', doc: 'Access log: "-" for stdout, a file path, or "off".' }),
   'log.level': opt.enumOf({ default: 'info', values: ['debug', 'info', 'warn', 'error', 'silent'] as const, doc: 'Level of the structured (JSON) log on stderr.' }),

@@ -28,6 +28,7 @@ export const mirrorOptions = {
   'mirror.auditRanges': opt.int({ default: 3, min: 1, max: 64, doc: 'Random byte ranges checked per audit.' }),
   'mirror.auditProxies': opt.list({ default: [], item: 'proxy URL', parseItem: (v) => { if (typeof v !== 'string' || !/^http:\/\//.test(v)) invalid('must be an http:// proxy URL'); return v; }, doc: 'Third-party peers (forward proxies) through which some audits are sent, so a mirror cannot tell audits from readers.' }),
   'mirror.mirror': opt.list({ default: [], item: 'ORIGIN[:PREFIX]', parseItem: parseMirrorSpec, multiple: true, flag: 'mirror', doc: 'Mirror this origin (optionally only a path prefix); the node offers itself with Will-Mirror and syncs.' }),
+  'mirror.fetchFromMirrors': opt.bool({ default: false, flag: 'fetch-from-mirrors', doc: 'On a GET miss, ask the origin for the digest and live mirrors (HEAD with List-Mirrors) and fetch the body from a mirror, verified before it is stored; the origin sends headers only. Costs one HEAD per miss, so turn it on for mirrored sites.' }),
   'mirror.originKey': opt.optionalString({ flag: 'origin-key', doc: 'Public key (base64 p= value or PEM file) of the mirrored origin, pinned instead of looked up in DNS; pushes must be signed with it.' }),
   'mirror.rate': opt.number({ default: 50, min: 0, doc: 'Requests per second allowed per outside client address (0: unlimited).' }),
   'mirror.burst': opt.int({ default: 100, min: 1, doc: 'Requests a client may send at once before mirror.rate applies.' }),

@@ -160,6 +160,9 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     headers.set('Repr-Digest', formatDigestField(body.digest));
     headers.set('Digest', formatLegacyDigest(body.digest));
     headers.set('ETag', strongEtag(body.digest));
+    // The mirror links depend on List-Mirrors: caches must keep the two answers apart.
+    const vary = headers.get('vary');
+    if (!vary || !/(^|,)\s*(list-mirrors|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', vary ? `${vary}, List-Mirrors` : 'List-Mirrors');
     if (body.size > opts.pieceThreshold) headers.append('Link', formatLink(publicBase + metalinkPath(info.path), 'describedby', { type: METALINK_TYPE }));
     if (/^\s*\?1\s*$/.test(reqGet('list-mirrors') ?? '')) {
       for (const m of registry.holding(info.path)) headers.append('Link', formatLink(mirrorUrl(m.base, info.path), 'duplicate', { pri: m.priority }));

@@ -16,6 +16,7 @@ import { createLogger, silentLogger, type Logger } from '../util/log.js';
 import { formatHostPort } from '../util/units.js';
 import { wirePeers } from './peers.js';
 import { setUpRoles } from './roles.js';
+import { mirrorFetchHook } from './mirror-fetch.js';
 import { localHook, type LocalService } from './local.js';
 import { directoryFromConfig, directoryRequestHandler } from '../directory/index.js';
 import { archiveManagerFromConfig, holderRequestHandler } from '../archive/index.js';
@@ -88,7 +89,15 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   };
   const proxy = createProxy({ config, store, upstream, metrics, accessLog, logger, hooks });
   const peers = await wirePeers(config, { upstream, metrics, logger, freshInMemory: proxy.freshInMemory });
-  fetchFrom = peers.fetchFrom;
+  // Misses go to mirrors first (when asked to), then to peers, then to the origin.
+  const sources = [mirrorFetchHook(config, { upstream, metrics }), peers.fetchFrom].filter((f) => f !== undefined);
+  fetchFrom = sources.length === 0 ? undefined : async (...args) => {
+    for (const source of sources) {
+      const r = await source(...args);
+      if (r) return r;
+    }
+    return undefined;
+  };
   const accept: AcceptServer = createAcceptServer({
     limits: {
       requestLine: config['limits.requestLine'],
@@ -158,12 +167,12 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
 }
 
 /**
- * Cooperating nodes must not share a Via pseudonym, or each would take the other's requests for
- * loops: a node with peers and the default name gets one derived from its host and port.
+ * Nodes in a chain (a cache in front of an origin front, peers, arrays) must not share a Via
+ * pseudonym, or each would take the other's requests for loops: a node left on the default name
+ * gets one derived from its host and port (a random suffix when the port is picked at start).
  */
 function withDistinctName(config: Config): Config {
-  const hasPeers = config['peers.siblings'].length + config['peers.parents'].length + config['peers.array'].length + config['peers.list'].length > 0 || config['peers.icp'] !== undefined;
-  if (!hasPeers || config['proxy.name'] !== 'peerweb') return config;
+  if (config['proxy.name'] !== 'peerweb') return config;
   const port = config.listen.port || randomBytes(3).toString('hex');
   const host = hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 40) || 'node';
   return Object.freeze({ ...config, 'proxy.name': `peerweb-${host}-${port}` });

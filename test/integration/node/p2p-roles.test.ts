@@ -73,3 +73,35 @@ test('a mirror node refuses outside clients beyond its rate with 429 and Retry-A
   assert.ok(codes.includes(429), `codes ${codes.join(',')}`);
   assert.match(retryAfter ?? '', /^\d+$/);
 });
+
+test('a caching node with fetch-from-mirrors takes a miss from the mirrors, verified, and the origin sends headers only', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pw-mfetch-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const site = join(tmp, 'site');
+  mkdirSync(site);
+  const file = randomBytes(2 * 1024 * 1024);
+  writeFileSync(join(site, 'file.bin'), file);
+  const key = generatePublisherKey();
+  const { privateFile } = saveKey(key, join(tmp, 'key'));
+  const nodes: TestNode[] = [];
+  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
+  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile });
+  nodes.push(origin);
+  nodes.push(await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey) }));
+  await waitFor(async () => {
+    const r = await fetch(`${origin.base}/.well-known/peerweb/mirrors`, { headers: { 'cache-control': 'no-cache' } });
+    return ((await r.json()) as MirrorMap).mirrors.length === 1;
+  }, 'the mirror to be listed', 20_000);
+  const cache = await startNode({ origin: origin.base, 'mirror.fetchFromMirrors': true });
+  nodes.push(cache);
+  const before = origin.node.metrics.get('peerweb_client_bytes_sent_total');
+  const r = await cache.get('/file.bin');
+  assert.equal(r.status, 200);
+  assert.ok(r.body.equals(file));
+  assert.equal(r.headers.link, undefined, 'mirror links are not stored for everyone');
+  // Counted when the response is finished on our side, which may come just after the client has every byte.
+  await waitFor(() => cache.node.metrics.get('peerweb_requests_total', 'MIRROR_HIT') === 1, 'the request to be counted as MIRROR_HIT');
+  const sent = origin.node.metrics.get('peerweb_client_bytes_sent_total') - before;
+  assert.ok(sent < file.length / 10, `the origin sent ${sent} body bytes for a ${file.length}-byte file`);
+  assert.ok((await cache.get('/file.bin')).body.equals(file), 'then served from the cache');
+});

@@ -17,7 +17,7 @@ test('reverse proxy: a miss is fetched once, then served from the cache with Age
   assert.equal(a.status, 200);
   assert.deepEqual(a.body, ONE_K);
   assert.match(String(a.headers['cache-status']), /fwd=uri-miss/);
-  assert.match(String(a.headers.via), /1\.1 peerweb/);
+  assert.match(String(a.headers.via), /1\.1 peerweb-/);
   await waitFor(() => n.node.store.stats().entries === 1, 'the entry to be stored');
   const b = await n.get('/one');
   assert.equal(b.status, 200);
