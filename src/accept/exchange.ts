@@ -360,6 +360,18 @@ export class Response implements OutgoingResponse {
     });
   }
 
+  writeInformational(status: number, headers: Fields): void {
+    const req = this.req;
+    if (req === null || this.headersSent || req.versionMinor !== 1 || !Number.isInteger(status) || status <= 101 || status > 199) return;
+    let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Informational'}\r\n`;
+    for (const [name, value] of headers.entries()) {
+      if (!validName(name)) throw responseError(`field name ${JSON.stringify(name)} is not a token`);
+      if (!validText(value)) throw responseError(`field ${name} has control characters in its value`);
+      s += `${name}: ${value}\r\n`;
+    }
+    this.out(Buffer.from(`${s}\r\n`, 'latin1'));
+  }
+
   sendContinue(): void {
     const req = this.req;
     if (req === null || this.headersSent || req.continueSent || req.versionMinor !== 1) return;

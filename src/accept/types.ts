@@ -58,6 +58,11 @@ export interface OutgoingResponse {
    * Connection or Keep-Alive field the caller passed.
    */
   writeHead(status: number, headers: Fields, reason?: string): void;
+  /**
+   * Sends an interim (1xx) response such as 103 Early Hints before the final head; ignored for
+   * HTTP/1.0 clients, after the head, and for 100 and 101 (handled by the server itself).
+   */
+  writeInformational(status: number, headers: Fields): void;
   /** Writes body bytes; false means wait for 'drain' (see `waitDrain`). */
   write(chunk: Buffer): boolean;
   waitDrain(): Promise<void>;

@@ -1,6 +1,6 @@
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import { Fields } from '../http/fields.js';
-import { parseCacheControl } from '../http/index.js';
+import { parseCacheControl, stripHopByHop } from '../http/index.js';
 import {
   freshenFromNotModified, isStorable, revalidationHeaders, secondaryKey, storedFieldsToKeep, varyFields,
   currentAgeMs, type StoredResponse,
@@ -84,7 +84,13 @@ async function fetchUpstream(tx: Transaction, headers: Fields, method: string, s
     }
   }
   ctx.metrics.inc('peerweb_origin_requests_total', 1, 'origin');
-  const up = await ctx.upstream.request({ url, method, headers, signal });
+  // 103 Early Hints go on to the client whose request started the fetch (never stored).
+  const onInfo = (status: number, fields: Fields): void => {
+    if (status !== 103 || tx.res.headersSent) return;
+    stripHopByHop(fields);
+    tx.res.writeInformational(status, fields);
+  };
+  const up = await ctx.upstream.request({ url, method, headers, signal, onInfo });
   return { status: up.status, headers: up.headers, body: up.body, contentLength: up.contentLength, tag: 'MISS' };
 }
 

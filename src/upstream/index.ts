@@ -23,6 +23,8 @@ export interface UpstreamRequest {
   readonly headers: Fields;
   readonly body?: AsyncIterable<Buffer> | Buffer | null;
   readonly signal?: AbortSignal;
+  /** Called for each interim (1xx) response before the final one, such as 103 Early Hints. */
+  readonly onInfo?: (status: number, headers: Fields) => void;
   /** Send the request through this proxy (a parent or sibling cache) in absolute form. */
   readonly via?: { readonly host: string; readonly port: number };
 }
@@ -99,6 +101,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
           body: (req.body ?? null) as Dispatcher.DispatchOptions['body'],
           signal: req.signal ?? null,
           blocking: false,
+          ...(req.onInfo ? { onInfo: (info: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => req.onInfo?.(info.statusCode, toFields(info.headers)) } : {}),
           // A proxy forwards 1xx-free final responses only; redirects are the client's business.
         } as Dispatcher.RequestOptions);
       } catch (err) {

@@ -253,3 +253,23 @@ test('HEAD misses are fetched as GET and stored; unkeyed request headers are not
   assert.equal((await n.get('/h')).text, 'headbody');
   assert.equal(origin.count('/h'), 1);
 });
+
+test('103 Early Hints from the origin reach the client on a miss and are never replayed from the cache', async (t) => {
+  const origin = await startOrigin((req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '4' });
+    res.end('page');
+  });
+  const n = await startNode({ origin: origin.url });
+  t.after(async () => { await n.stop(); await origin.close(); });
+  const { rawExchange } = await import('../../helpers/node.js');
+  const req = 'GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  const first = await rawExchange(n.node.proxyAddress.port, req);
+  assert.match(first, /^HTTP\/1\.1 103 Early Hints\r\nlink: <\/style\.css>; rel=preload; as=style\r\n\r\nHTTP\/1\.1 200 OK\r\n/i);
+  assert.ok(first.endsWith('\r\n\r\npage'));
+  await waitFor(() => n.node.store.stats().entries === 1, 'stored');
+  const second = await rawExchange(n.node.proxyAddress.port, req);
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n/, 'a hit carries no interim response');
+  const old = await rawExchange(n.node.proxyAddress.port, 'GET /hints2 HTTP/1.0\r\nHost: x\r\n\r\n');
+  assert.match(old, /^HTTP\/1\.1 200 OK\r\n/, 'HTTP/1.0 clients get no 1xx');
+});
