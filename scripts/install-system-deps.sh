@@ -8,7 +8,6 @@ declare -A want=(
   [ldapsearch]=ldap-utils
   [dnsmasq]=dnsmasq
   [aria2c]=aria2
-  [chromium]=chromium
 )
 missing=()
 for bin in "${!want[@]}"; do
