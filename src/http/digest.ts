@@ -1,5 +1,5 @@
 /** Integrity fields: Repr-Digest / Content-Digest (RFC 9530) and the older Digest (RFC 3230). */
-import { parseSfDictionary, serializeSfDictionary, isInnerList, type SfMember } from './structured-fields.js';
+import { parseSfDictionary, serializeSfDictionary, isInnerList, type SfMember } from '../util/structured-fields.js';
 import { splitList } from './cache-control.js';
 
 /** `{ 'sha-256': digest }` → `sha-256=:base64:` (a Structured Fields Dictionary). */

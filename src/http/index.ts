@@ -58,6 +58,6 @@ export {
   serializeSfDictionary,
   serializeSfItem,
   serializeSfBareItem,
-} from './structured-fields.js';
+} from '../util/structured-fields.js';
 export { formatReprDigest, parseDigestField, formatLegacyDigest, parseLegacyDigest } from './digest.js';
 export { type Link, parseLinkHeader, formatLink } from './link.js';

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PeerwebError } from '../errors/index.js';
-import { parseDictionary, SfError } from './sf.js';
+import { parseSfDictionary as parseDictionary } from '../util/structured-fields.js';
 
 /** A SHA-256 value: 32 bytes. */
 export type Sha256 = Buffer;
@@ -29,7 +29,7 @@ export function parseDigestField(value: string): Sha256 | undefined {
   try {
     dict = parseDictionary(value);
   } catch (err) {
-    throw new PeerwebError('PW_ERR_DIGEST_FORMAT', { value, reason: (err as SfError).message });
+    throw new PeerwebError('PW_ERR_DIGEST_FORMAT', { value, reason: (err as Error).message });
   }
   const m = dict.get('sha-256');
   if (!m) return undefined;

@@ -8,4 +8,3 @@ export {
   type SignedMessage, type SignOptions, type VerifyOptions, type VerifiedSignature,
 } from './signature.js';
 export { createReputation, type Reputation, type SourceScore } from './reputation.js';
-export { parseDictionary, parseList, parseItem, isInnerList, serializeMember, Token, SfError, type Dictionary, type Member, type Item, type InnerList, type Params, type BareItem } from './sf.js';

@@ -1,7 +1,10 @@
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { PeerwebError } from '../errors/index.js';
 import type { PublisherKey } from './keys.js';
-import { isInnerList, parseDictionary, serializeMember, SfError, Token, type BareItem, type Item, type Params } from './sf.js';
+import { isInnerList, parseSfDictionary as parseDictionary, serializeSfList, SfToken as Token, type SfBareItem as BareItem, type SfItem as Item, type SfParams as Params } from '../util/structured-fields.js';
+
+/** A message that cannot be signed or verified as asked (bad component, missing field…). */
+class SignatureInputError extends Error {}
 
 /**
  * HTTP Message Signatures (RFC 9421) with Ed25519, for the components peerweb signs: derived
@@ -77,20 +80,20 @@ function defaultPort(scheme: string): string {
 /** The value of one component (RFC 9421 §2.1, §2.2); throws when the message lacks it. */
 export function componentValue(msg: SignedMessage, id: string): string {
   if (!id.startsWith('@')) {
-    if (!/^[a-z0-9!#$%&'*+\-.^_`|~]+$/.test(id)) throw new SfError(`component ${JSON.stringify(id)} is not a lower-case field name`);
+    if (!/^[a-z0-9!#$%&'*+\-.^_`|~]+$/.test(id)) throw new SignatureInputError(`component ${JSON.stringify(id)} is not a lower-case field name`);
     const v = msg.field(id);
-    if (v === undefined) throw new SfError(`field ${id} is absent`);
+    if (v === undefined) throw new SignatureInputError(`field ${id} is absent`);
     return v.trim();
   }
   if (id === '@status') {
-    if (msg.status === undefined) throw new SfError('@status on a request');
+    if (msg.status === undefined) throw new SignatureInputError('@status on a request');
     return String(msg.status);
   }
   if (id === '@method') {
-    if (msg.method === undefined) throw new SfError('@method on a response');
+    if (msg.method === undefined) throw new SignatureInputError('@method on a response');
     return msg.method;
   }
-  if (msg.targetUri === undefined) throw new SfError(`${id} on a response`);
+  if (msg.targetUri === undefined) throw new SignatureInputError(`${id} on a response`);
   const u = new URL(msg.targetUri);
   switch (id) {
     case '@target-uri':
@@ -106,12 +109,12 @@ export function componentValue(msg: SignedMessage, id: string): string {
     case '@request-target':
       return `${u.pathname || '/'}${u.search}`;
     default:
-      throw new SfError(`derived component ${id} is not supported`);
+      throw new SignatureInputError(`derived component ${id} is not supported`);
   }
 }
 
 function paramsString(components: readonly string[], params: Params): string {
-  return serializeMember({ items: components.map((c) => ({ value: c, params: new Map() })), params });
+  return serializeSfList([{ items: components.map((c) => ({ value: c, params: new Map() })), params }]);
 }
 
 /** The signature base (RFC 9421 §2.5) for `components` and the serialised `@signature-params` value. */
@@ -119,7 +122,7 @@ export function signatureBase(msg: SignedMessage, components: readonly string[],
   const seen = new Set<string>();
   let base = '';
   for (const c of components) {
-    if (seen.has(c)) throw new SfError(`component ${c} listed twice`);
+    if (seen.has(c)) throw new SignatureInputError(`component ${c} listed twice`);
     seen.add(c);
     base += `"${c}": ${componentValue(msg, c)}\n`;
   }

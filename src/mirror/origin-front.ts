@@ -5,7 +5,7 @@ import { Fields } from '../http/index.js';
 import {
   fieldReader, formatDigestField, formatLegacyDigest, sha256, signMessage, strongEtag, type PublisherKey, type Sha256,
 } from '../integrity/index.js';
-import { parseList, isInnerList } from '../integrity/index.js';
+import { parseSfList as parseList, isInnerList } from '../http/index.js';
 import { createAuditor, type Auditor, type AuditResult } from './auditor.js';
 import { readJson, sendError, sendJson } from './http-util.js';
 import { formatLink } from './link.js';
