@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnDaemon } from '../../helpers/daemon.js';
 
 export const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/local/sbin/dnsmasq'].find((p) => existsSync(p));
 
@@ -37,19 +37,8 @@ async function startOnce(lines: readonly string[]): Promise<Dnsmasq> {
   const port = await freeUdpPort();
   const args = [`--conf-file=${conf}`, '--no-resolv', '--no-hosts', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
     '--keep-in-foreground', '--log-facility=-', '--pid-file=', ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
-  const child: ChildProcess = spawn(DNSMASQ, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 20_000) stderr += c.toString(); });
-  let exited = false;
-  child.on('exit', () => { exited = true; });
-  const stop = async (): Promise<void> => {
-    if (!exited && child.pid) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      process.kill(child.pid, 'SIGTERM');
-      await gone;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const daemon = spawnDaemon(DNSMASQ, args, dir);
+  const stop = daemon.stop;
   const server = `127.0.0.1:${port}`;
   // Ready when it answers a query (any answer).
   const { Resolver } = await import('node:dns/promises');
@@ -57,11 +46,11 @@ async function startOnce(lines: readonly string[]): Promise<Dnsmasq> {
   r.setServers([server]);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (exited) { await stop(); throw new Error(`dnsmasq exited: ${stderr}`); }
+    if (daemon.exited()) { await stop(); throw new Error(`dnsmasq exited: ${daemon.stderr()}`); }
     try { await r.resolveTxt('ready.invalid'); break; } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'EREFUSED' || code === 'ESERVFAIL') break;
-      if (Date.now() > deadline) { await stop(); throw new Error(`dnsmasq did not answer: ${stderr}`); }
+      if (Date.now() > deadline) { await stop(); throw new Error(`dnsmasq did not answer: ${daemon.stderr()}`); }
     }
   }
   return { server, port, stop };

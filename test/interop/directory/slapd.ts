@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
+import { spawnDaemon } from '../../helpers/daemon.js';
 
 export const SLAPD = ['/usr/sbin/slapd', '/usr/local/sbin/slapd'].find((p) => existsSync(p));
 export const SCHEMA = fileURLToPath(new URL('../../../schema/peerweb.schema', import.meta.url));
@@ -67,22 +67,11 @@ access to * by * read
 ${extra}
 `);
   const url = `ldap://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(SLAPD, ['-d', '0', '-h', `${url}/`, '-f', join(dir, 'slapd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 20_000) stderr += c.toString(); });
-  let exited = false;
-  child.on('exit', () => { exited = true; });
-  const stop = async (): Promise<void> => {
-    if (!exited && child.pid) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      process.kill(child.pid, 'SIGTERM');
-      await gone;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const daemon = spawnDaemon(SLAPD, ['-d', '0', '-h', `${url}/`, '-f', join(dir, 'slapd.conf')], dir);
+  const stop = daemon.stop;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (exited) { await stop(); throw new Error(`slapd exited: ${stderr}`); }
+    if (daemon.exited()) { await stop(); throw new Error(`slapd exited: ${daemon.stderr()}`); }
     const c = new Client({ url, connectTimeout: 500, timeout: 1000 });
     try {
       await c.bind(ROOT_DN, ROOT_PW);
@@ -94,7 +83,7 @@ ${extra}
       break;
     } catch (err) {
       await c.unbind().catch(() => {});
-      if (Date.now() > deadline) { await stop(); throw new Error(`slapd did not answer: ${(err as Error).message} ${stderr}`); }
+      if (Date.now() > deadline) { await stop(); throw new Error(`slapd did not answer: ${(err as Error).message} ${daemon.stderr()}`); }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
