@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { holdIdle, flashCrowd } from './clients.js';
 import { startOrigin, SIZES, type Origin, type SizeName } from './origin.js';
 import { renderReport, writeReportSection, type BenchRun, type SystemRun } from './report.js';
-import { REPO_ROOT, targetsByName, type RunningTarget } from './targets.js';
+import { REPO_ROOT, SERVER_CORE, targetsByName, type RunningTarget } from './targets.js';
+import { buildBigload, runBigload } from './bigload.js';
 import { LOOPBACK, percentile, treeRss } from './util.js';
 import { runWrk } from './wrk.js';
 
@@ -68,10 +69,10 @@ async function warm(origin: Origin, t: RunningTarget): Promise<string | undefine
     const path = `/obj/${s.size}/bench`;
     let hit = false;
     for (let attempt = 0; attempt < 5 && !hit; attempt += 1) {
-      const before = origin.count(path);
+      const before = await origin.count(path);
       const r = await get(t.port, path);
       if (r.status !== 200 || r.bytes !== SIZES[s.size]) return `GET ${path} gave status ${r.status} with ${r.bytes} bytes`;
-      hit = origin.count(path) === before && attempt > 0;
+      hit = (await origin.count(path)) === before && attempt > 0;
     }
     if (!hit) return `${path} is not served from cache after 5 requests`;
   }
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg()[0] ?? 0;
   const origin = await startOrigin();
   log(`origin on ${origin.url}`);
+  const bigloadMissing = await buildBigload();
+  if (bigloadMissing) log(`large-read client not built (${bigloadMissing}); its 10 MiB table will say not measured`);
   const systems: SystemRun[] = [];
   const running = new Map<string, RunningTarget>();
   const stopAll = async (): Promise<void> => { for (const r of running.values()) await r.stop().catch(() => undefined); running.clear(); };
@@ -124,17 +127,25 @@ async function main(): Promise<void> {
           const r = running.get(sys.name);
           if (!r) continue;
           const path = `/obj/${sc.size}/bench`;
-          const before = origin.total();
+          const before = await origin.total();
           try {
-            const w = await runWrk(`http://${LOOPBACK}:${r.port}${path}`, sc.connections, args.seconds);
-            const originRequests = origin.total() - before;
+            const w = await runWrk(`http://${LOOPBACK}:${r.port}${path}`, sc.connections, args.seconds, SERVER_CORE);
+            const originRequests = (await origin.total()) - before;
             // wrk counts header bytes too, so a full body per request means about SIZES bytes each (wrk rounds to 3 digits).
             if (w.bytesPerSec / w.reqPerSec < SIZES[sc.size] * 0.98) w.errors += 1;
             (sys.rounds[sc.size] ??= []).push({ ...w, originRequests });
-            log(`round ${round} ${sc.size} ${sys.name}: ${w.reqPerSec.toFixed(0)} req/s p50 ${w.p50Ms} ms p99 ${w.p99Ms} ms errors ${w.errors} origin ${originRequests} bytes/req ${(w.bytesPerSec / w.reqPerSec).toFixed(0)}`);
+            log(`round ${round} ${sc.size} ${sys.name}: ${w.reqPerSec.toFixed(0)} req/s p50 ${w.p50Ms} ms p99 ${w.p99Ms} ms errors ${w.errors} origin ${originRequests} bytes/req ${(w.bytesPerSec / w.reqPerSec).toFixed(0)} cores busy: load ${(100 * w.loadCoreBusy).toFixed(0)}% server ${(100 * w.serverCoreBusy).toFixed(0)}%`);
+            if (sc.size === '10m' && !bigloadMissing) {
+              // The same body again with the large-read client: wrk's 8 KiB reads saturate its own core first.
+              const before2 = await origin.total();
+              const b = await runBigload(LOOPBACK, r.port, path, sc.connections, args.seconds, SERVER_CORE);
+              (sys.bigReads ??= []).push({ ...b, requests: Math.round(b.reqPerSec * args.seconds), bytesPerSec: b.reqPerSec * SIZES[sc.size], originRequests: (await origin.total()) - before2 });
+              log(`round ${round} 10m large reads ${sys.name}: ${b.reqPerSec.toFixed(0)} req/s p99 ${b.p99Ms} ms errors ${b.errors} cores busy: load ${(100 * b.loadCoreBusy).toFixed(0)}% server ${(100 * b.serverCoreBusy).toFixed(0)}%`);
+            }
           } catch (err) {
             log(`round ${round} ${sc.size} ${sys.name}: failed: ${(err as Error).message}`);
             (sys.rounds[sc.size] ??= []).push(undefined);
+            if (sc.size === '10m') (sys.bigReads ??= []).push(undefined);
           }
         }
       }
@@ -149,7 +160,7 @@ async function main(): Promise<void> {
         try {
           const c = await flashCrowd(r.port, path, args.crowd);
           sys.crowd = {
-            clients: c.clients, ok: c.ok, failed: c.failed, firstError: c.firstError, originRequests: origin.count(path),
+            clients: c.clients, ok: c.ok, failed: c.failed, firstError: c.firstError, originRequests: await origin.count(path),
             p50Ms: percentile(c.latenciesMs, 50), p99Ms: percentile(c.latenciesMs, 99), maxMs: Math.max(...c.latenciesMs),
           };
           log(`crowd ${sys.name}: origin ${sys.crowd.originRequests} ok ${c.ok} failed ${c.failed} p50 ${sys.crowd.p50Ms.toFixed(1)} p99 ${sys.crowd.p99Ms.toFixed(1)}${c.firstError ? ` (${c.firstError})` : ''}`);

@@ -20,7 +20,7 @@ try {
     const r = await flashCrowd(node.port, path, clients);
     const total = performance.now() - t0;
     const l = r.latenciesMs.sort((a, b) => a - b);
-    console.log(`round ${round}: ok ${r.ok}/${clients} origin ${origin.count(path)} p50 ${percentile(l, 50).toFixed(1)} p99 ${percentile(l, 99).toFixed(1)} max ${(l[l.length - 1] ?? 0).toFixed(1)} total ${total.toFixed(0)} ms`);
+    console.log(`round ${round}: ok ${r.ok}/${clients} origin ${await origin.count(path)} p50 ${percentile(l, 50).toFixed(1)} p99 ${percentile(l, 99).toFixed(1)} max ${(l[l.length - 1] ?? 0).toFixed(1)} total ${total.toFixed(0)} ms`);
   }
 } finally {
   await node.stop();

@@ -5,9 +5,15 @@
  *
  *   GET /obj/1k/<anything>    1 KiB     GET /obj/100k/<anything>   100 KiB    GET /obj/10m/<anything>   10 MiB
  *   GET /slow/<anything>      1 KiB after 200 ms
+ *
+ * `startOrigin()` runs it in a child process of its own (on the load generator's core), so that the
+ * 200 ms of the slow path start when the request arrives, not when the load generator's event loop
+ * is next free; the counts come back over IPC.
  */
 import http from 'node:http';
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { LOOPBACK } from './util.js';
 
 export const SIZES = { '1k': 1024, '100k': 100 * 1024, '10m': 10 * 1024 * 1024 } as const;
@@ -26,13 +32,51 @@ export interface Origin {
   port: number;
   url: string;
   /** Requests received for one exact path (with query). */
-  count(path: string): number;
+  count(path: string): Promise<number>;
   /** Requests received in total. */
-  total(): number;
+  total(): Promise<number>;
   close(): Promise<void>;
 }
 
+type Ask = { op: 'count'; path: string } | { op: 'total' } | { op: 'close' };
+type Query = Ask & { id: number };
+
+/** Starts the origin in its own process (`node --import tsx bench/origin.ts`); it inherits this process's CPU pinning. */
 export async function startOrigin(): Promise<Origin> {
+  const child = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<number, (v: number) => void>();
+  let nextId = 0;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`bench origin exited with ${code}`)));
+    child.once('message', (m) => resolve((m as { port: number }).port));
+  });
+  child.on('message', (m) => {
+    const { id, value } = m as { id: number; value: number };
+    waiting.get(id)?.(value);
+    waiting.delete(id);
+  });
+  const ask = (q: Ask): Promise<number> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      child.send({ ...q, id });
+    });
+  return {
+    port,
+    url: `http://${LOOPBACK}:${port}`,
+    count: (path) => ask({ op: 'count', path }),
+    total: () => ask({ op: 'total' }),
+    close: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      await ask({ op: 'close' });
+      await exited;
+    },
+  };
+}
+
+/** The origin server itself, run in the child. */
+async function serveOrigin(): Promise<void> {
   const bodies = new Map<string, { data: Buffer; etag: string }>();
   for (const [name, n] of Object.entries(SIZES)) {
     const data = body(n);
@@ -82,15 +126,19 @@ export async function startOrigin(): Promise<Origin> {
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  return {
-    port,
-    url: `http://${LOOPBACK}:${port}`,
-    count: (p) => counts.get(p) ?? 0,
-    total: () => total,
-    close: async () => {
+  process.on('message', (m) => {
+    const q = m as Query;
+    if (q.op === 'count') process.send?.({ id: q.id, value: counts.get(q.path) ?? 0 });
+    else if (q.op === 'total') process.send?.({ id: q.id, value: total });
+    else {
       for (const t of pending) clearTimeout(t);
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+      server.close(() => process.send?.({ id: q.id, value: 0 }, () => process.exit(0)));
+    }
+  });
+  // The parent went away without closing us: do not linger.
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ port });
 }
+
+if (process.argv[2] === 'serve' && process.send) await serveOrigin();

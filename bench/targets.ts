@@ -33,7 +33,7 @@ export interface Target {
 }
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const SERVER_CORE = 0;
+export const SERVER_CORE = 0;
 const START_TIMEOUT_MS = 30_000;
 
 function workDir(name: string): string {

@@ -1,5 +1,6 @@
 /** Runs wrk (one thread, pinned to core 1) and reads its summary. */
 import { pinned, runCommand } from './util.js';
+import { coreBusy } from './cpu.js';
 
 export const LOAD_CORE = 1;
 
@@ -12,6 +13,9 @@ export interface WrkResult {
   /** Non-2xx/3xx responses plus socket errors: must be 0 for a valid round. */
   errors: number;
   bytesPerSec: number;
+  /** Busy share (0–1) of the load generator's core and of the server's core during the run. */
+  loadCoreBusy: number;
+  serverCoreBusy: number;
 }
 
 const UNIT_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -41,12 +45,16 @@ export function parseWrk(out: string): WrkResult {
     p99Ms: durationMs(p99[1]),
     errors,
     bytesPerSec: transfer ? Number(transfer[1]) * (UNIT_BYTES[transfer[2] as string] as number) : NaN,
+    loadCoreBusy: NaN,
+    serverCoreBusy: NaN,
   };
 }
 
-export async function runWrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+export async function runWrk(url: string, connections: number, seconds: number, serverCore: number): Promise<WrkResult> {
   const argv = pinned(LOAD_CORE, ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency', url]);
+  const busy = coreBusy();
   const r = await runCommand(argv, (seconds + 30) * 1000);
+  const b = busy();
   if (r.code !== 0) throw new Error(`wrk exited with ${r.code}: ${r.stderr.slice(-2000)}`);
-  return parseWrk(r.stdout);
+  return { ...parseWrk(r.stdout), loadCoreBusy: b.get(LOAD_CORE) ?? NaN, serverCoreBusy: b.get(serverCore) ?? NaN };
 }

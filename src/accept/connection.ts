@@ -245,6 +245,17 @@ export class Connection implements ParserSink {
     return this.socket.write(buf);
   }
 
+  /** Holds writes until `uncork`; false when the socket is gone (then do not uncork). */
+  cork(): boolean {
+    if (this.destroyed) return false;
+    this.socket.cork();
+    return true;
+  }
+
+  uncork(): void {
+    if (this.socket.writableCorked > 0) this.socket.uncork();
+  }
+
   writeAll(bufs: Buffer[]): void {
     if (this.destroyed) return;
     const s = this.socket;

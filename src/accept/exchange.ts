@@ -312,6 +312,19 @@ export class Response implements OutgoingResponse {
     this.conn.responseFinished(this);
   }
 
+  batch(fn: () => void): void {
+    if (!this.active) {
+      fn();
+      return;
+    }
+    const corked = this.conn.cork();
+    try {
+      fn();
+    } finally {
+      if (corked) this.conn.uncork();
+    }
+  }
+
   sendPreserialized(head: Buffer, extra: string, body: Buffer | null): void {
     if (this.headersSent) throw responseError('head already written');
     this.headersSent = true;

@@ -68,6 +68,8 @@ export interface OutgoingResponse {
   waitDrain(): Promise<void>;
   /** Ends the response (with an optional last chunk). */
   end(chunk?: Buffer): void;
+  /** Runs `fn`; the head and body bytes it writes leave in one system call (the socket is corked meanwhile). */
+  batch(fn: () => void): void;
   /**
    * Fast path for cache hits: `head` is a complete pre-serialised status line and fields,
    * including Content-Length and ending after the last field's CRLF but before the empty line.

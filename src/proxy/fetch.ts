@@ -256,40 +256,61 @@ function flightDone(f: Flight): Promise<void> {
   });
 }
 
-/** Streams the flight's body to this client from its own cursor. */
+/**
+ * Streams the flight's body to this client from its own cursor. The head waits for the first body
+ * bytes so that head and body leave together: one write per client when a crowd is answered.
+ */
 async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Promise<Step> {
   const { res, ctx } = tx;
   const h = head.headers.clone();
   h.set('Cache-Status', `${ctx.config['proxy.name']}; fwd=${tx.candidate ? 'stale' : 'uri-miss'}${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`);
   tx.status = head.status;
-  res.writeHead(head.status, h);
   if (res.isHead) {
+    res.writeHead(head.status, h);
     res.end();
     finish(tx);
     return 'done';
   }
   let wakeUp: (() => void) | null = null;
   const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
+  const more = (): Promise<void> => new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
   f.addConsumer(c);
   try {
-    for (;;) {
-      while (c.cursor < f.chunks.length) {
+    if (f.chunks.length === 0 && !f.done) await more();
+    let ended = false;
+    let drained = true;
+    /** Writes what the flight holds from this client's cursor; stops early when the socket is full. */
+    const writeAvailable = (): void => {
+      while (drained && c.cursor < f.chunks.length) {
         const chunk = f.chunks[c.cursor];
         if (!chunk) throw new Error('flight released a chunk this client still needed');
         c.cursor++;
         tx.bytes += chunk.length;
-        if (!res.write(chunk)) await res.waitDrain();
-        if (tx.req.signal.aborted) throw new Error('client went away');
+        drained = res.write(chunk);
+      }
+      if (c.cursor === f.chunks.length && f.done && !f.failed) {
+        res.end();
+        ended = true;
+      }
+    };
+    res.batch(() => {
+      res.writeHead(head.status, h);
+      writeAvailable();
+    });
+    while (!ended) {
+      if (tx.req.signal.aborted) throw new Error('client went away');
+      if (!drained) {
+        await res.waitDrain();
+        drained = true;
       }
       f.release();
-      if (f.done) break;
-      await new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
-    }
-    if (f.failed) {
-      res.abort(f.failed);
-      tx.tag = 'ERROR';
-    } else {
-      res.end();
+      if (f.failed) {
+        res.abort(f.failed);
+        tx.tag = 'ERROR';
+        break;
+      }
+      if (c.cursor === f.chunks.length && !f.done) await more();
+      writeAvailable();
     }
   } catch (err) {
     res.abort(err as Error);
