@@ -30,9 +30,11 @@ function one(e: Entry, attr: string): string {
 }
 
 /**
- * The directory in OpenLDAP with the peerweb schema (schema/peerweb.schema). Caps are counted
- * with searches before each new registration: a few concurrent writers may overshoot a cap by
- * their number, which the bounds tolerate.
+ * The directory in OpenLDAP with the peerweb schema (schema/peerweb.schema). Caps are checked
+ * before a new registration is added and again after: a writer that then sees more live entries
+ * than the cap takes its own entry back. So concurrent writers can never leave a cap overshot
+ * (the last of them to count would have seen every kept entry); under contention they may all
+ * back off and be refused, which a retry settles.
  */
 export function createLdapDirectory(opts: LdapDirectoryOptions): Directory {
   const limits = opts.limits ?? DEFAULT_DIRECTORY_LIMITS;
@@ -97,6 +99,17 @@ export function createLdapDirectory(opts: LdapDirectoryOptions): Directory {
           objectClass: ['top', 'pwHolding'], pwHoldingId: holdingId(e.site, e.prefix, e.holder), pwSite: e.site, pwPrefix: e.prefix,
           pwHolder: e.holder, pwHolderKey: hk, pwVersion: String(e.version), pwDigest: e.digest, pwExpires: String(e.expires),
         });
+        // Another writer may have added in between: count again, including this entry, and back off when over.
+        const siteAfter = await count('pwSite', e.site, t, limits.maxPerSite);
+        const heldAfter = siteAfter > limits.maxPerSite ? 0 : await count('pwHolderKey', hk, t, limits.maxPerHolder);
+        if (siteAfter > limits.maxPerSite || heldAfter > limits.maxPerHolder) {
+          await client.del(dn).catch(() => undefined);
+          throw new PeerwebError('PW_ERR_DIRECTORY_CAP', {
+            reason: siteAfter > limits.maxPerSite
+              ? `site ${e.site} reached its cap of ${limits.maxPerSite} holders while this registration was added`
+              : `holder ${hk} reached its cap of ${limits.maxPerHolder} registrations while this registration was added`,
+          });
+        }
         return e;
       } catch (err) {
         return unavailable(err);
