@@ -8,6 +8,7 @@ declare -A want=(
   [ldapsearch]=ldap-utils
   [dnsmasq]=dnsmasq
   [aria2c]=aria2
+  [unzip]=unzip
 )
 missing=()
 for bin in "${!want[@]}"; do

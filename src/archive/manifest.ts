@@ -5,19 +5,27 @@ import type { PublisherKey } from '../integrity/keys.js';
 
 export const MANIFEST_NAME = 'peerweb/manifest.json';
 export const SIGNATURE_NAME = 'peerweb/manifest.sig';
-export const FORMAT = 'peerweb-archive/1';
+export const FORMAT = 'peerweb-archive/2';
 
-export interface ManifestFile {
-  /** Lowercase hex SHA-256 of the entry's (uncompressed) bytes. */
+/**
+ * One shard of the file index (entry `peerweb/index/NNNNN.json`), as the signed manifest lists it.
+ * Shards cover consecutive ranges of paths in byte order; the files of a shard are stored one
+ * after the other in the archive, in the same order, starting at `base`.
+ */
+export interface IndexRef {
+  /** Path of the shard's first file: the shard covers paths from here up to the next shard's `first`. */
+  readonly first: string;
+  /** SHA-256 of the shard's (uncompressed) bytes. */
   readonly sha256: string;
   readonly size: number;
-  /** Content-Type to serve it with. */
-  readonly type: string;
-  /**
-   * Content-defined chunks of a large entry (stored uncompressed, so each chunk can be fetched by
-   * range): an update fetches only chunks whose hash is new. Sizes add up to `size`.
-   */
-  readonly chunks?: readonly { readonly sha256: string; readonly size: number }[];
+  /** Stored size (deflated when smaller). */
+  readonly csize: number;
+  /** Offset of the shard entry's data in the archive. */
+  readonly offset: number;
+  /** Offset of the local header of the shard's first file: file offsets in the shard are relative to it. */
+  readonly base: number;
+  /** Number of files in the shard. */
+  readonly count: number;
 }
 
 /** A URL pattern under the prefix: `/search` matches exactly; `/api/*` matches `/api/` and below. */
@@ -35,10 +43,10 @@ export interface Manifest {
   readonly notAfter: string;
   /** Seconds past notAfter during which the archive may still serve when no newer one can be fetched (0: never). */
   readonly staleIfUnverified: number;
-  /** Entry name (relative to the prefix) → hash, size, type. */
-  readonly files: Readonly<Record<string, ManifestFile>>;
   readonly routes: readonly ManifestRoute[];
   readonly previous?: { readonly version: number; readonly digest: string };
+  /** The file index: shards in path order, each proven by its hash. */
+  readonly index: readonly IndexRef[];
 }
 
 export interface ManifestSignature { readonly alg: 'ed25519'; readonly keyId: string; readonly sig: string }
@@ -48,8 +56,11 @@ function fail(reason: string): never {
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-const HEX64 = /^[0-9a-f]{64}$/;
-const KNOWN_KEYS = new Set(['format', 'origin', 'prefix', 'version', 'notBefore', 'notAfter', 'staleIfUnverified', 'files', 'routes', 'previous']);
+export const HEX64 = /^[0-9a-f]{64}$/;
+const KNOWN_KEYS = new Set(['format', 'origin', 'prefix', 'version', 'notBefore', 'notAfter', 'staleIfUnverified', 'routes', 'previous', 'index']);
+const REF_KEYS = ['first', 'sha256', 'size', 'csize', 'offset', 'base', 'count'] as const;
+/** Most shards one manifest may list. */
+export const MAX_SHARDS = 100_000;
 
 export function checkPrefix(prefix: string): string {
   if (!/^\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+\/)*$/.test(prefix) || prefix.split('/').some((s) => s === '..' || s === '.')) fail(`prefix ${JSON.stringify(prefix)} must be a path starting and ending with /`);
@@ -66,6 +77,20 @@ export function checkOrigin(origin: string): string {
 function checkPattern(p: string): void {
   if (!/^\/[A-Za-z0-9._~!$&'()+,;=:@%/-]*(\*)?$/.test(p) || p.split('/').includes('..')) fail(`route pattern ${JSON.stringify(p)} must be a path, optionally ending in *`);
 }
+
+/** Byte order of UTF-8 paths: the order of the index and of the archive's files. */
+export function comparePaths(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** A site file's path: a safe entry name, outside the reserved peerweb/ folder, not a folder. */
+export function checkFilePath(name: string, what: (reason: string) => never = fail): string {
+  checkEntryName(name);
+  if (name.startsWith('peerweb/') || name.endsWith('/')) what(`file name ${JSON.stringify(name)} is reserved or a folder`);
+  return name;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Parses and checks the exact manifest bytes; anything unexpected is refused. */
 export function parseManifest(bytes: Buffer): Manifest {
@@ -86,58 +111,76 @@ export function parseManifest(bytes: Buffer): Manifest {
   }
   if (Date.parse(o.notAfter as string) <= Date.parse(o.notBefore as string)) fail('notAfter must be after notBefore');
   if (typeof o.staleIfUnverified !== 'number' || !Number.isSafeInteger(o.staleIfUnverified) || o.staleIfUnverified < 0) fail('staleIfUnverified must be a non-negative integer (seconds)');
-  if (typeof o.files !== 'object' || o.files === null || Array.isArray(o.files)) fail('files must be an object');
-  for (const [name, f] of Object.entries(o.files as Record<string, unknown>)) {
-    checkEntryName(name);
-    if (name.startsWith('peerweb/') || name.endsWith('/')) fail(`file name ${JSON.stringify(name)} is reserved or a folder`);
-    if (typeof f !== 'object' || f === null) fail(`file ${name} is not an object`);
-    const ff = f as Record<string, unknown>;
-    if (Object.keys(ff).some((k) => k !== 'sha256' && k !== 'size' && k !== 'type' && k !== 'chunks')) fail(`file ${name} has unknown fields`);
-    if (typeof ff.sha256 !== 'string' || !HEX64.test(ff.sha256)) fail(`file ${name} sha256 must be 64 lowercase hex digits`);
-    if (typeof ff.size !== 'number' || !Number.isSafeInteger(ff.size) || ff.size < 0) fail(`file ${name} size must be a non-negative integer`);
-    if (typeof ff.type !== 'string' || !/^[\x21-\x7e][\x20-\x7e]{0,200}$/.test(ff.type)) fail(`file ${name} type must be a media type`);
-    if (ff.chunks !== undefined) {
-      if (!Array.isArray(ff.chunks) || ff.chunks.length === 0 || ff.chunks.length > 1_000_000) fail(`file ${name} chunks must be a non-empty list`);
-      let total = 0;
-      for (const c of ff.chunks as unknown[]) {
-        const cc = c as Record<string, unknown>;
-        if (typeof cc !== 'object' || cc === null || Object.keys(cc).length !== 2 || typeof cc.sha256 !== 'string' || !HEX64.test(cc.sha256)
-          || typeof cc.size !== 'number' || !Number.isSafeInteger(cc.size) || cc.size <= 0) fail(`file ${name} has a malformed chunk`);
-        total += cc.size as number;
-      }
-      if (total !== ff.size) fail(`file ${name} chunks add up to ${total}, not ${ff.size}`);
-    }
-  }
   if (!Array.isArray(o.routes)) fail('routes must be an array');
   for (const r of o.routes as unknown[]) {
     if (typeof r !== 'object' || r === null) fail('route is not an object');
     const rr = r as Record<string, unknown>;
     if (typeof rr.pattern !== 'string' || typeof rr.handler !== 'string') fail('route needs pattern and handler');
     checkPattern(rr.pattern);
-    if (!(rr.handler in (o.files as object))) fail(`route handler ${rr.handler} is not in files`);
+    checkFilePath(rr.handler);
   }
   if (o.previous !== undefined) {
     const p = o.previous as Record<string, unknown>;
     if (typeof p !== 'object' || p === null || typeof p.version !== 'number' || !Number.isSafeInteger(p.version) || typeof p.digest !== 'string' || !HEX64.test(p.digest)) fail('previous must be { version, digest }');
     if (p.version >= (o.version as number)) fail('previous.version must be lower than version');
   }
+  if (!Array.isArray(o.index) || o.index.length > MAX_SHARDS) fail(`index must be a list of at most ${MAX_SHARDS} shards`);
+  let prev: IndexRef | undefined;
+  for (const [i, r] of (o.index as unknown[]).entries()) {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) fail(`index shard ${i} is not an object`);
+    const rr = r as Record<string, unknown>;
+    if (Object.keys(rr).length !== REF_KEYS.length || REF_KEYS.some((k) => !(k in rr))) fail(`index shard ${i} must have exactly ${REF_KEYS.join(', ')}`);
+    if (typeof rr.first !== 'string') fail(`index shard ${i} first must be a path`);
+    checkFilePath(rr.first);
+    if (typeof rr.sha256 !== 'string' || !HEX64.test(rr.sha256)) fail(`index shard ${i} sha256 must be 64 lowercase hex digits`);
+    for (const k of ['size', 'csize', 'offset', 'base', 'count'] as const) if (!isCount(rr[k])) fail(`index shard ${i} ${k} must be a non-negative integer`);
+    const ref = rr as unknown as IndexRef;
+    if (ref.count < 1) fail(`index shard ${i} lists no file`);
+    if (ref.csize > ref.size) fail(`index shard ${i} is stored larger than it is`);
+    if (prev) {
+      if (comparePaths(prev.first, ref.first) >= 0) fail(`index shard ${i} does not follow shard ${i - 1} in path order`);
+      if (ref.base <= prev.base) fail(`index shard ${i} files do not follow those of shard ${i - 1}`);
+      if (ref.offset < prev.offset + prev.csize) fail(`index shard ${i} overlaps shard ${i - 1}`);
+    }
+    prev = ref;
+  }
+  const index = o.index as IndexRef[];
+  if (index.length > 0 && index[index.length - 1]!.base >= index[0]!.offset) fail('index shards must follow the files they list');
   return Object.freeze(o) as unknown as Manifest;
 }
 
-/** Canonical bytes of a manifest: keys in a fixed order, files sorted, two-space JSON. */
+/** Canonical bytes of a manifest: keys in a fixed order, compact JSON, one final newline. */
 export function serializeManifest(m: Manifest): Buffer {
-  const files: Record<string, ManifestFile> = {};
-  for (const name of Object.keys(m.files).sort()) {
-    const f = m.files[name]!;
-    files[name] = { sha256: f.sha256, size: f.size, type: f.type, ...(f.chunks ? { chunks: f.chunks.map((c) => ({ sha256: c.sha256, size: c.size })) } : {}) };
-  }
   const out = {
     format: m.format, origin: m.origin, prefix: m.prefix, version: m.version,
     notBefore: m.notBefore, notAfter: m.notAfter, staleIfUnverified: m.staleIfUnverified,
-    files, routes: m.routes.map((r) => ({ pattern: r.pattern, handler: r.handler })),
+    routes: m.routes.map((r) => ({ pattern: r.pattern, handler: r.handler })),
     ...(m.previous ? { previous: { version: m.previous.version, digest: m.previous.digest } } : {}),
+    index: m.index.map((r) => ({ first: r.first, sha256: r.sha256, size: r.size, csize: r.csize, offset: r.offset, base: r.base, count: r.count })),
   };
-  return Buffer.from(JSON.stringify(out, null, 2) + '\n', 'utf8');
+  return Buffer.from(JSON.stringify(out) + '\n', 'utf8');
+}
+
+/**
+ * The end record's comment of a site archive: a copy of the manifest and signature entries, so the
+ * first (tail) read of a reader holds them. `peerweb-archive/2 <manifest bytes> <signature bytes>\n`
+ * then both, back to back (0 signature bytes when unsigned).
+ */
+export function encodeTail(manifestBytes: Buffer, sigBytes: Buffer | undefined): Buffer {
+  return Buffer.concat([Buffer.from(`${FORMAT} ${manifestBytes.length} ${sigBytes?.length ?? 0}\n`, 'latin1'), manifestBytes, sigBytes ?? Buffer.alloc(0)]);
+}
+
+/** Splits an end-record comment into the manifest and signature bytes; refuses anything else. */
+export function decodeTail(comment: Buffer, label: string): { manifest: Buffer; sig: Buffer | undefined } {
+  const nl = comment.indexOf(0x0a);
+  const head = nl > 0 && nl <= 40 ? comment.subarray(0, nl).toString('latin1') : '';
+  const m = /^peerweb-archive\/2 ([1-9]\d{0,4}) (0|[1-9]\d{0,3})$/.exec(head);
+  if (!m) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `the end record comment is not a ${FORMAT} manifest block` });
+  const ml = Number(m[1]);
+  const sl = Number(m[2]);
+  if (nl + 1 + ml + sl !== comment.length) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `the manifest block says ${ml} + ${sl} bytes but holds ${comment.length - nl - 1}` });
+  const manifest = comment.subarray(nl + 1, nl + 1 + ml);
+  return { manifest, sig: sl > 0 ? comment.subarray(nl + 1 + ml) : undefined };
 }
 
 /** Hex SHA-256 of the manifest bytes: the identity of an archive version (used in the directory). */

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { open as openFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { PeerwebError } from '../errors/index.js';
 import { HandlerPool, DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../sandbox/index.js';
-import { MANIFEST_NAME, SIGNATURE_NAME, verifyManifest, type KeyResolver, type Manifest, type Verified } from './manifest.js';
-import { DEFAULT_ZIP_LIMITS, ZipReader, bufferSource, type RangeSource, type ZipLimits } from './zip.js';
+import { verifyManifest, type KeyResolver, type Manifest, type Verified } from './manifest.js';
+import type { ManifestFile } from './file-index.js';
+import { ArchiveIndex, readArchiveTail } from './reader.js';
+import { ARCHIVE_TAIL_READ, DEFAULT_ZIP_LIMITS, bufferSource, type RangeSource, type ZipLimits } from './zip.js';
 
 /** Where an archive's bytes come from. `fetchRange` gets bytes start..last inclusive (an HTTP Range). */
 export type ArchiveSource =
@@ -23,7 +24,13 @@ export interface OpenArchiveOptions {
   readonly knownVersion?: number;
   readonly allowStale?: boolean;
   readonly zip?: ZipLimits;
+  /** Largest manifest, and largest index shard. */
   readonly maxManifestSize?: number;
+  /**
+   * Check the archive as a whole when it is opened (central directory against the signed index);
+   * default: when the source is a complete copy (bytes or file), not for a URL read by range.
+   */
+  readonly checkWhole?: boolean;
   readonly sandbox?: SandboxLimits;
   /** Bytes of verified entries kept in memory for reuse. */
   readonly entryCache?: number;
@@ -43,11 +50,19 @@ export interface ArchiveSite {
   readonly stale: boolean;
   /** Reads made from the source so far (ranged requests for a URL source). */
   readonly reads: number;
+  /** Files in the archive (from the signed manifest). */
+  readonly fileCount: number;
+  /** The archive's index, for readers that need more than files by name (updates). */
+  readonly index: ArchiveIndex;
   readonly handlerStats: { readonly created: number; readonly discarded: number; readonly runs: number };
   /** Answers a request under the prefix: a static entry (verified against its hash when read) or a handler route run in the sandbox; undefined when not covered. */
   handle(req: SiteRequest): Promise<SiteResponse | undefined>;
-  /** Verified bytes of one entry (relative name); undefined when the manifest has no such file. */
+  /** Verified bytes of one entry (relative name); undefined when the archive has no such file. */
   readFile(name: string): Promise<Buffer | undefined>;
+  /** What the signed index says of one file (reads its shard when needed). */
+  file(name: string): Promise<ManifestFile | undefined>;
+  /** Every file with what the index says of it, in path order (reads every shard). */
+  files(): Promise<ReadonlyMap<string, ManifestFile>>;
   close(): Promise<void>;
 }
 
@@ -81,7 +96,7 @@ function rangeSourceOf(source: ArchiveSource): Promise<{ src: RangeSource; label
  * A `fetchRange` over HTTP with undici: each call is one `Range: bytes=a-b` request that must be
  * answered 206 with the matching Content-Range. `size` comes from a first ranged request.
  */
-export async function httpRangeSource(url: string, opts: { timeout?: number; maxSize?: number } = {}): Promise<{ url: string; size: number; fetchRange: (start: number, last: number) => Promise<Buffer> }> {
+export async function httpRangeSource(url: string, opts: { timeout?: number; maxSize?: number; tailBytes?: number } = {}): Promise<{ url: string; size: number; fetchRange: (start: number, last: number) => Promise<Buffer> }> {
   const timeout = opts.timeout ?? 30_000;
   const get = async (start: number, last: number): Promise<{ body: Buffer; total: number }> => {
     const res = await request(url, { method: 'GET', headers: { range: `bytes=${start}-${last}`, 'accept-encoding': 'identity' }, headersTimeout: timeout, bodyTimeout: timeout });
@@ -95,10 +110,10 @@ export async function httpRangeSource(url: string, opts: { timeout?: number; max
     if (body.length !== Number(m[2]) - start + 1) throw new PeerwebError('PW_ERR_UPSTREAM_BAD_RESPONSE', { origin: url, reason: `range body of ${body.length} bytes` });
     return { body, total: Number(m[3]) };
   };
-  // The first request asks for the last 128 KiB; its Content-Range tells the size, and its body
-  // serves the reader's tail read (end record, central directory, manifest, signature).
+  // The first request asks for the archive's last bytes; its Content-Range tells the size, and its
+  // body serves the reader's tail read (end record and the signed manifest in its comment).
   const probe = await (async () => {
-    const res = await request(url, { method: 'GET', headers: { range: 'bytes=-131072', 'accept-encoding': 'identity' }, headersTimeout: timeout, bodyTimeout: timeout });
+    const res = await request(url, { method: 'GET', headers: { range: `bytes=-${opts.tailBytes ?? ARCHIVE_TAIL_READ}`, 'accept-encoding': 'identity' }, headersTimeout: timeout, bodyTimeout: timeout });
     const cr = res.headers['content-range'];
     const m = typeof cr === 'string' ? /^bytes (\d+)-(\d+)\/(\d+)$/.exec(cr) : null;
     if (res.statusCode !== 206 || !m) { await res.body.dump(); throw new PeerwebError('PW_ERR_UPSTREAM_BAD_RESPONSE', { origin: url, reason: `no range support (status ${res.statusCode})` }); }
@@ -151,33 +166,23 @@ class LruBytes {
   }
 }
 
-/** Opens and verifies an archive (signature, key for the origin's host, validity, entries vs manifest) and returns a site that serves it. */
+/** Opens and verifies an archive (signature, key for the origin's host, validity) and returns a site that serves it, checking each file against its hash when read. */
 export async function openArchive(source: ArchiveSource, trust: KeyResolver, opts: OpenArchiveOptions = {}): Promise<ArchiveSite> {
   const { src, label, close: closeSource } = await rangeSourceOf(source);
   try {
-    const zip = await ZipReader.open(src, label, opts.zip ?? DEFAULT_ZIP_LIMITS);
-    const me = zip.entries.get(MANIFEST_NAME);
-    if (!me) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `no ${MANIFEST_NAME}` });
-    if (me.size > (opts.maxManifestSize ?? 16 * 1024 ** 2)) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `manifest of ${me.size} bytes is too large` });
-    const se = zip.entries.get(SIGNATURE_NAME);
-    if (se && se.size > 4096) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: 'signature entry is too large' });
-    const manifestBytes = await zip.read(MANIFEST_NAME);
-    const sigBytes = se ? await zip.read(SIGNATURE_NAME) : undefined;
+    const limits = opts.zip ?? DEFAULT_ZIP_LIMITS;
+    const maxSize = opts.maxManifestSize ?? 16 * 1024 ** 2;
+    const { tail, manifestBytes, sigBytes } = await readArchiveTail(src, label, limits, maxSize);
+    if (sigBytes && sigBytes.length > 4096) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: 'signature entry is too large' });
     const now = opts.now ?? Date.now;
     const verified: Verified = await verifyManifest(manifestBytes, sigBytes, trust, {
       now: now(), ...(opts.clockSkew !== undefined ? { clockSkew: opts.clockSkew } : {}), ...(opts.expect ? { expect: opts.expect } : {}),
       ...(opts.knownVersion !== undefined ? { knownVersion: opts.knownVersion } : {}), ...(opts.allowStale !== undefined ? { allowStale: opts.allowStale } : {}),
     });
-    const m = verified.manifest;
-    // Every entry must be signed for (listed in the manifest) and every listed file present with its size.
-    for (const [name, e] of zip.entries) {
-      if (name === MANIFEST_NAME || name === SIGNATURE_NAME) continue;
-      const f = m.files[name];
-      if (!f) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `entry ${name} is not in the signed manifest` });
-      if (f.size !== e.size) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name });
-    }
-    for (const name of Object.keys(m.files)) if (!zip.entries.has(name)) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `manifest file ${name} is missing from the archive` });
-    return new Site(zip, verified, closeSource, opts);
+    const index = new ArchiveIndex(src, label, verified.manifest, tail, limits, maxSize);
+    // A complete copy is checked whole: every entry of the zip signed for, each where the index says.
+    if (opts.checkWhole ?? !('url' in source && 'fetchRange' in source)) await index.checkWhole(manifestBytes, sigBytes);
+    return new Site(index, verified, closeSource, opts);
   } catch (err) {
     await closeSource();
     throw err;
@@ -196,7 +201,7 @@ class Site implements ArchiveSite {
   private modules: Map<string, string> | undefined;
   private closed = false;
 
-  constructor(private readonly zip: ZipReader, v: Verified, private readonly closeSource: () => Promise<void>, private readonly opts: OpenArchiveOptions) {
+  constructor(readonly index: ArchiveIndex, v: Verified, private readonly closeSource: () => Promise<void>, private readonly opts: OpenArchiveOptions) {
     this.manifest = v.manifest;
     this.origin = v.manifest.origin;
     this.prefix = v.manifest.prefix;
@@ -206,16 +211,24 @@ class Site implements ArchiveSite {
     this.cache = new LruBytes(opts.entryCache ?? 32 * 1024 ** 2);
   }
 
-  get reads(): number { return this.zip.reads; }
+  get reads(): number { return this.index.reads; }
+  get fileCount(): number { return this.index.fileCount; }
   get handlerStats() { return this.pool?.stats ?? { created: 0, discarded: 0, runs: 0 }; }
 
+  file(name: string): Promise<ManifestFile | undefined> {
+    return this.index.lookup(name);
+  }
+
+  async files(): Promise<ReadonlyMap<string, ManifestFile>> {
+    return new Map((await this.index.all()).map((f) => [f.path, f]));
+  }
+
   async readFile(name: string): Promise<Buffer | undefined> {
-    const f = this.manifest.files[name];
-    if (!f) return undefined;
     const hit = this.cache.get(name);
     if (hit) return hit;
-    const bytes = await this.zip.read(name);
-    if (bytes.length !== f.size || createHash('sha256').update(bytes).digest('hex') !== f.sha256) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name });
+    const f = await this.index.lookup(name);
+    if (!f) return undefined;
+    const bytes = await this.index.readFile(f);
     this.cache.set(name, bytes);
     return bytes;
   }
@@ -227,9 +240,10 @@ class Site implements ArchiveSite {
     let total = 0;
     const max = this.opts.maxModuleBytes ?? 8 * 1024 ** 2;
     const routeHandlers = new Set(this.manifest.routes.map((r) => r.handler));
-    const names = Object.keys(this.manifest.files).filter((n) => routeHandlers.has(n) || /\.m?js$/.test(n));
+    const all = await this.files();
+    const names = [...all.keys()].filter((n) => routeHandlers.has(n) || /\.m?js$/.test(n));
     for (const n of names) {
-      const f = this.manifest.files[n]!;
+      const f = all.get(n)!;
       if (total + f.size > max) {
         if (routeHandlers.has(n)) throw new PeerwebError('PW_ERR_SANDBOX_HANDLER', { handler: n, reason: `modules exceed ${max} bytes` });
         continue;
@@ -267,7 +281,7 @@ class Site implements ArchiveSite {
       }
     }
     const name = rel === '' || rel.endsWith('/') ? `${rel}index.html` : rel;
-    const f = this.manifest.files[name];
+    const f = await this.file(name);
     if (!f) return undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return { status: 405, headers: [['allow', 'GET, HEAD'], ['content-length', '0']], body: Buffer.alloc(0) };

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { PeerwebError } from '../errors/index.js';
-import { MANIFEST_NAME, SIGNATURE_NAME, verifyManifest, type KeyResolver, type Manifest, type ManifestFile } from './manifest.js';
+import { MANIFEST_NAME, SIGNATURE_NAME, encodeTail, verifyManifest, type KeyResolver, type Manifest } from './manifest.js';
+import { shardName, type IndexRow } from './file-index.js';
+import { ArchiveIndex, readArchiveTail, readRanges, type LocatedFile } from './reader.js';
 import type { ArchiveSite } from './site.js';
-import { DEFAULT_ZIP_LIMITS, ZipReader, writeZip, type RangeSource, type ZipInput, type ZipLimits } from './zip.js';
+import { DEFAULT_ZIP_LIMITS, bufferSource, readZipTail, writeZip, type PreparedEntry, type RangeSource, type ZipLimits } from './zip.js';
 
 export interface UpdatePlan {
   /** Files of the new version whose bytes the old version already has (by hash, under any name). */
@@ -11,123 +14,161 @@ export interface UpdatePlan {
   readonly chunked: Readonly<Record<string, readonly number[]>>;
   /** Files fetched whole from the new archive. */
   readonly changed: readonly string[];
-  /** Bytes of entry data to fetch (changed files and changed chunks). */
+  /** Bytes of file data to fetch (changed files and changed chunks). */
   readonly changedBytes: number;
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const fileKey = (f: ManifestFile): string => `${f.sha256}:${f.size}`;
+const contentKey = (f: { sha256: string; size: number }): string => `${f.sha256}:${f.size}`;
 
-/** Which files (or chunks of large files) of `next` can come from `prev` and which must be fetched. */
-export function planUpdate(prev: Manifest, next: Manifest): UpdatePlan {
-  const have = new Set(Object.values(prev.files).map(fileKey));
+/** Which files (or chunks of large files) of the new index can come from the old one and which must be fetched. */
+export function planUpdate(prev: Iterable<IndexRow>, next: Iterable<IndexRow>): UpdatePlan {
+  const have = new Map<string, IndexRow>();
   const oldChunks = new Set<string>();
-  for (const f of Object.values(prev.files)) for (const c of f.chunks ?? []) oldChunks.add(`${c.sha256}:${c.size}`);
+  for (const f of prev) {
+    have.set(contentKey(f), f);
+    for (const c of f.chunks ?? []) oldChunks.add(contentKey(c));
+  }
   const reused: string[] = [];
   const changed: string[] = [];
   const chunked: Record<string, number[]> = {};
   let changedBytes = 0;
-  for (const [name, f] of Object.entries(next.files)) {
-    if (have.has(fileKey(f))) { reused.push(name); continue; }
-    if (f.chunks && f.chunks.some((c) => oldChunks.has(`${c.sha256}:${c.size}`))) {
+  for (const f of next) {
+    const old = have.get(contentKey(f));
+    // Reused as stored: the old copy must be stored the same way (same size on disk), or the
+    // signed layout of the new version could not be rebuilt.
+    if (old && old.csize === f.csize) { reused.push(f.path); continue; }
+    if (f.chunks && f.chunks.some((c) => oldChunks.has(contentKey(c)))) {
       const missing: number[] = [];
-      f.chunks.forEach((c, i) => { if (!oldChunks.has(`${c.sha256}:${c.size}`)) { missing.push(i); changedBytes += c.size; } });
-      chunked[name] = missing;
+      f.chunks.forEach((c, i) => { if (!oldChunks.has(contentKey(c))) { missing.push(i); changedBytes += c.size; } });
+      chunked[f.path] = missing;
       continue;
     }
-    changed.push(name);
+    changed.push(f.path);
     changedBytes += f.size;
   }
   return { reused, chunked, changed, changedBytes };
 }
 
 export interface UpdateResult {
-  /** A complete archive of the new version (same manifest and signature bytes; entries repacked). */
+  /** A complete archive of the new version: the same manifest and signature, every file where the signed index says. */
   readonly bytes: Buffer;
   readonly plan: UpdatePlan;
   readonly manifest: Manifest;
+  /** Index shards of the new version, and how many of them had to be fetched (the others were the same as the old ones). */
+  readonly shards: { readonly total: number; readonly fetched: number };
   /** Reads made from the new archive's source. */
   readonly reads: number;
 }
 
 /**
  * Incremental update: from an open, verified `prev` and a range source of the next version (any
- * holder), reads the next version's table of contents, manifest and signature, verifies them
- * (same site, higher version), then fetches only what `prev` lacks: whole entries whose hash is
- * new, and for large chunked entries only the chunks whose hash is new (adjacent ones in one
- * range). Every chunk and every entry is checked against the new manifest's hashes.
+ * holder), reads the next version's signed manifest (in its tail), then fetches only the index
+ * shards whose hash differs from the old ones, then only what `prev` lacks: whole files whose hash
+ * is new, and for large chunked files only the chunks whose hash is new; close ranges go in one
+ * request. Every shard, chunk and file is checked against the new manifest's hashes, and the
+ * archive is rebuilt byte for byte where the signed index puts each file.
  */
 export async function updateArchive(prev: ArchiveSite, next: RangeSource, trust: KeyResolver,
-  opts: { now?: number; clockSkew?: number; zip?: ZipLimits; label?: string } = {}): Promise<UpdateResult> {
+  opts: { now?: number; clockSkew?: number; zip?: ZipLimits; label?: string; maxManifestSize?: number } = {}): Promise<UpdateResult> {
   const label = opts.label ?? '(update)';
-  const zip = await ZipReader.open(next, label, opts.zip ?? DEFAULT_ZIP_LIMITS);
-  if (!zip.entries.has(MANIFEST_NAME)) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `no ${MANIFEST_NAME}` });
-  const manifestBytes = await zip.read(MANIFEST_NAME);
-  const sigBytes = zip.entries.has(SIGNATURE_NAME) ? await zip.read(SIGNATURE_NAME) : undefined;
+  const limits = opts.zip ?? DEFAULT_ZIP_LIMITS;
+  const { tail, manifestBytes, sigBytes } = await readArchiveTail(next, label, limits, opts.maxManifestSize);
   const v = await verifyManifest(manifestBytes, sigBytes, trust, {
     ...(opts.now !== undefined ? { now: opts.now } : {}), ...(opts.clockSkew !== undefined ? { clockSkew: opts.clockSkew } : {}),
     expect: { origin: prev.origin, prefix: prev.prefix }, knownVersion: prev.manifest.version + 1,
   });
-  const plan = planUpdate(prev.manifest, v.manifest);
-  const byHash = new Map<string, string>();
-  for (const [name, f] of Object.entries(prev.manifest.files)) byHash.set(fileKey(f), name);
-  // Where each old chunk lives: file name and offset.
-  const oldChunk = new Map<string, { name: string; offset: number; size: number }>();
-  for (const [name, f] of Object.entries(prev.manifest.files)) {
-    let off = 0;
-    for (const c of f.chunks ?? []) { oldChunk.set(`${c.sha256}:${c.size}`, { name, offset: off, size: c.size }); off += c.size; }
+  const nidx = new ArchiveIndex(next, label, v.manifest, tail, limits, opts.maxManifestSize);
+  const pidx = prev.index;
+
+  // 1. Shards: the same hash means the same list of files; those come from the old archive.
+  const oldShard = new Map<string, number>();
+  pidx.manifest.index.forEach((r, i) => oldShard.set(`${r.sha256}:${r.csize}`, i));
+  const shardRaw: Buffer[] = new Array<Buffer>(v.manifest.index.length);
+  const fetchShards: number[] = [];
+  for (const [j, r] of v.manifest.index.entries()) {
+    const i = oldShard.get(`${r.sha256}:${r.csize}`);
+    if (i === undefined) { fetchShards.push(j); continue; }
+    const o = pidx.manifest.index[i]!;
+    shardRaw[j] = await pidx.read(o.offset, o.offset + o.csize);
   }
-  const missingEntry = (name: string): never => { throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `manifest file ${name} is missing from the archive` }); };
-  const oldFiles = new Map<string, Buffer>();
-  const entries: ZipInput[] = [];
-  for (const [name, f] of Object.entries(v.manifest.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    let data: Buffer | undefined;
-    const old = byHash.get(fileKey(f));
-    if (old !== undefined) data = await prev.readFile(old);
-    const missing = plan.chunked[name];
-    if (data === undefined && missing && f.chunks) {
-      const e = zip.entries.get(name) ?? missingEntry(name);
-      if (e.method !== 0) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: label, reason: `chunked entry ${name} is not stored` });
-      const parts: Buffer[] = [];
-      const offsets: number[] = [];
+  const fetched = await readRanges((s, e) => nidx.read(s, e), fetchShards.map((j) => ({ start: v.manifest.index[j]!.offset, end: v.manifest.index[j]!.offset + v.manifest.index[j]!.csize })));
+  fetchShards.forEach((j, k) => { shardRaw[j] = fetched[k]!; });
+  const shardBytes: Buffer[] = [];
+  const files: LocatedFile[] = [];
+  for (let j = 0; j < shardRaw.length; j++) {
+    const { bytes, rows } = nidx.ingestShard(j, shardRaw[j]!);
+    shardBytes.push(bytes);
+    files.push(...rows);
+  }
+
+  // 2. Files: reused as stored, rebuilt from chunks, or fetched.
+  const prevFiles = await pidx.all();
+  const plan = planUpdate(prevFiles, files);
+  const oldByContent = new Map<string, LocatedFile>();
+  const oldChunk = new Map<string, { file: LocatedFile; offset: number; size: number }>();
+  for (const f of prevFiles) {
+    oldByContent.set(contentKey(f), f);
+    let off = 0;
+    for (const c of f.chunks ?? []) { oldChunk.set(contentKey(c), { file: f, offset: off, size: c.size }); off += c.size; }
+  }
+  const reused = new Set(plan.reused);
+  const chunked = new Map(Object.entries(plan.chunked));
+  // Everything to fetch from the new archive, in one pass of coalesced ranges.
+  const wanted: { start: number; end: number }[] = [];
+  const slot = new Map<string, number>();
+  for (const f of files) {
+    if (reused.has(f.path)) continue;
+    const missing = chunked.get(f.path);
+    if (missing && f.chunks) {
       let off = 0;
-      for (const c of f.chunks) { offsets.push(off); off += c.size; }
-      const fetched = new Map<number, Buffer>();
-      // Adjacent missing chunks are fetched in one range.
-      for (let i = 0; i < missing.length;) {
-        let j = i;
-        while (j + 1 < missing.length && missing[j + 1] === missing[j]! + 1) j++;
-        const first = missing[i]!;
-        const last = missing[j]!;
-        const buf = await zip.readStoredRange(name, offsets[first]!, offsets[last]! + f.chunks[last]!.size);
-        for (let k = first; k <= last; k++) fetched.set(k, buf.subarray(offsets[k]! - offsets[first]!, offsets[k]! - offsets[first]! + f.chunks[k]!.size));
-        i = j + 1;
-      }
-      for (let k = 0; k < f.chunks.length; k++) {
-        const c = f.chunks[k]!;
-        let part = fetched.get(k);
-        if (!part) {
-          const loc = oldChunk.get(`${c.sha256}:${c.size}`);
-          let whole = loc ? oldFiles.get(loc.name) : undefined;
-          if (loc && !whole) {
-            whole = await prev.readFile(loc.name);
-            if (whole) { oldFiles.clear(); oldFiles.set(loc.name, whole); } // the last old file used, verified once
-          }
-          part = whole?.subarray(loc!.offset, loc!.offset + loc!.size);
+      const offs = f.chunks.map((c) => { const o = off; off += c.size; return o; });
+      for (const k of missing) { slot.set(`${f.path}\0${k}`, wanted.length); wanted.push({ start: f.offset + offs[k]!, end: f.offset + offs[k]! + f.chunks[k]!.size }); }
+    } else {
+      slot.set(f.path, wanted.length);
+      wanted.push({ start: f.offset, end: f.offset + f.csize });
+    }
+  }
+  const got = await readRanges((s, e) => nidx.read(s, e), wanted);
+
+  const entries: PreparedEntry[] = [];
+  let lastOld: { path: string; bytes: Buffer } | undefined; // the last old file read for its chunks, verified once
+  for (const f of files) {
+    let raw: Buffer;
+    let content: Buffer;
+    if (reused.has(f.path)) {
+      const old = oldByContent.get(contentKey(f))!;
+      raw = await pidx.raw(old);
+      content = pidx.decode(old, raw);
+    } else if (chunked.has(f.path) && f.chunks) {
+      const parts: Buffer[] = [];
+      for (const [k, c] of f.chunks.entries()) {
+        const at = slot.get(`${f.path}\0${k}`);
+        let part: Buffer | undefined;
+        if (at !== undefined) part = got[at];
+        else {
+          const loc = oldChunk.get(contentKey(c));
+          if (loc && lastOld?.path !== loc.file.path) lastOld = { path: loc.file.path, bytes: await pidx.readFile(loc.file) };
+          part = loc ? lastOld!.bytes.subarray(loc.offset, loc.offset + loc.size) : undefined;
         }
-        if (!part || sha(part) !== c.sha256) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name: `${name} chunk ${k}` });
+        if (!part || sha(part) !== c.sha256) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name: `${f.path} chunk ${k}` });
         parts.push(part);
       }
-      data = Buffer.concat(parts);
+      content = Buffer.concat(parts);
+      raw = content;
+      if (content.length !== f.size || sha(content) !== f.sha256) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name: f.path });
+    } else {
+      raw = got[slot.get(f.path)!]!;
+      content = nidx.decode(f, raw);
     }
-    if (data === undefined) {
-      if (!zip.entries.has(name)) missingEntry(name);
-      data = await zip.read(name);
-    }
-    if (data.length !== f.size || sha(data) !== f.sha256) throw new PeerwebError('PW_ERR_ARCHIVE_HASH_MISMATCH', { name });
-    entries.push({ name, data, ...(f.chunks ? { store: true } : {}) });
+    entries.push({ name: f.path, method: f.csize < f.size ? 8 : 0, crc32: crc32(content), size: f.size, compressed: raw });
   }
-  entries.push({ name: MANIFEST_NAME, data: manifestBytes });
-  if (sigBytes) entries.push({ name: SIGNATURE_NAME, data: sigBytes, store: true });
-  return { bytes: writeZip(entries), plan, manifest: v.manifest, reads: zip.reads };
+  for (const [j, r] of v.manifest.index.entries()) {
+    entries.push({ name: shardName(j), method: r.csize < r.size ? 8 : 0, crc32: crc32(shardBytes[j]!), size: r.size, compressed: shardRaw[j]! });
+  }
+  const bytes = writeZip([...entries, { name: MANIFEST_NAME, data: manifestBytes }, ...(sigBytes ? [{ name: SIGNATURE_NAME, data: sigBytes, store: true }] : [])], { comment: encodeTail(manifestBytes, sigBytes) });
+  // The rebuilt copy must be the signed layout: check it whole, as a holder serving it will be read.
+  const src = bufferSource(bytes);
+  await new ArchiveIndex(src, label, v.manifest, await readZipTail(src, label, limits), limits, opts.maxManifestSize).checkWhole(manifestBytes, sigBytes);
+  return { bytes, plan, manifest: v.manifest, shards: { total: v.manifest.index.length, fetched: fetchShards.length }, reads: nidx.reads };
 }

@@ -64,88 +64,130 @@ export function checkEntryName(name: string): string {
   return name;
 }
 
-/** Reads and checks the central directory; `label` names the archive in errors. */
+/** What the end of a zip says: where its central directory is, how many entries, its comment. */
+export interface ZipTail {
+  readonly size: number;
+  readonly cdOffset: number;
+  readonly cdSize: number;
+  readonly count: number;
+  /** The end record's comment (a site archive keeps its signed manifest there). */
+  readonly comment: Buffer;
+  /** Bytes read from the end of the file (start offset and bytes), reused by later reads. */
+  readonly start: number;
+  readonly buf: Buffer;
+  /** Source reads made (1, or 2 when the end record and its comment did not fit in the first). */
+  readonly reads: number;
+}
+
+/** Bytes a site archive reader asks for first: the end of the file, holding the end record and the signed manifest. */
+export const ARCHIVE_TAIL_READ = 8192;
+const TAIL_MAX = EOCD_MIN + 0xffff + 20 + 56;
+
+/**
+ * Reads the end of a zip: one read of the last `tailBytes`, and a second only when the end record,
+ * its comment and the zip64 records do not all fit in it. Checks the end record and zip64 fields;
+ * does not read the central directory.
+ */
+export async function readZipTail(src: RangeSource, label: string, limits: ZipLimits = DEFAULT_ZIP_LIMITS, tailBytes = ARCHIVE_TAIL_READ): Promise<ZipTail> {
+  const size = src.size;
+  if (!Number.isSafeInteger(size) || size < EOCD_MIN) bad(label, `size ${size} is too small for a zip`);
+  let reads = 0;
+  let start = Math.max(0, size - Math.max(EOCD_MIN, tailBytes));
+  let tail = await src.read(start, size);
+  reads++;
+  if (tail.length !== size - start) bad(label, `read of the last ${size - start} bytes returned ${tail.length}`);
+  /** Makes `tail` reach back to `from` with one more read. */
+  const extend = async (from: number): Promise<void> => {
+    from = Math.max(0, from);
+    if (from >= start) return;
+    const more = await src.read(from, start);
+    reads++;
+    if (more.length !== start - from) bad(label, `read of ${start - from} bytes at ${from} returned ${more.length}`);
+    tail = Buffer.concat([more, tail]);
+    start = from;
+  };
+  // The end record: the last signature whose comment length reaches exactly to the end.
+  const findEocd = (): number => {
+    for (let i = tail.length - EOCD_MIN; i >= 0 && i >= tail.length - EOCD_MIN - 0xffff; i--) {
+      if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_MIN + tail.readUInt16LE(i + 20) === tail.length) return i;
+    }
+    return -1;
+  };
+  let eocd = findEocd();
+  if (eocd < 0 && start > 0) { await extend(size - TAIL_MAX); eocd = findEocd(); }
+  if (eocd < 0) bad(label, 'no end of central directory record');
+  const disk = tail.readUInt16LE(eocd + 4);
+  const cdDisk = tail.readUInt16LE(eocd + 6);
+  let countDisk = tail.readUInt16LE(eocd + 8);
+  let count = tail.readUInt16LE(eocd + 10);
+  let cdSize = tail.readUInt32LE(eocd + 12);
+  let cdOffset = tail.readUInt32LE(eocd + 16);
+  const comment = tail.subarray(eocd + EOCD_MIN);
+  let cdEnd = start + eocd;
+  const z64 = count === 0xffff || countDisk === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+  if (z64) {
+    if (eocd < 76 && start > 0) { const before = start; await extend(start + eocd - 76); eocd += before - start; }
+    const loc = eocd - 20;
+    if (loc < 0 || tail.readUInt32LE(loc) !== SIG_Z64_LOCATOR) bad(label, 'zip64 fields without a zip64 locator');
+    const recOffset = Number(tail.readBigUInt64LE(loc + 8));
+    if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) bad(label, 'zip64 locator names another disk');
+    const recAt = recOffset - start;
+    if (!Number.isSafeInteger(recOffset) || recAt < 0 || recAt + 56 > loc) bad(label, `zip64 end record offset ${recOffset} is outside the tail`);
+    if (tail.readUInt32LE(recAt) !== SIG_Z64_EOCD) bad(label, 'zip64 end record signature missing');
+    const recSize = Number(tail.readBigUInt64LE(recAt + 4));
+    if (recAt + 12 + recSize !== loc) bad(label, `zip64 end record size ${recSize} does not reach the locator`);
+    if (tail.readUInt32LE(recAt + 16) !== 0 || tail.readUInt32LE(recAt + 20) !== 0) bad(label, 'zip64 end record names another disk');
+    const big = (o: number): number => {
+      const v = tail.readBigUInt64LE(recAt + o);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) bad(label, `zip64 value ${v} too large`);
+      return Number(v);
+    };
+    countDisk = big(24); count = big(32); cdSize = big(40); cdOffset = big(48);
+    cdEnd = recOffset;
+  }
+  if (disk !== 0 || cdDisk !== 0 || countDisk !== count) bad(label, 'multi-disk archives are not supported');
+  if (count > limits.maxEntries) bad(label, `${count} entries, more than the limit ${limits.maxEntries}`);
+  if (cdOffset + cdSize !== cdEnd) bad(label, `central directory (offset ${cdOffset}, size ${cdSize}) does not end at ${cdEnd}`);
+  if (cdSize < count * 46) bad(label, `central directory of ${cdSize} bytes cannot hold ${count} entries`);
+  return { size, cdOffset, cdSize, count, comment: Buffer.from(comment), start, buf: tail, reads };
+}
+
+/** Reads and checks the whole central directory; `label` names the archive in errors. */
 export class ZipReader {
   readonly entries: ReadonlyMap<string, ZipEntry>;
   /** Offset where the central directory starts (entries' data all lie before it). */
   readonly centralOffset: number;
+  /** The end record's comment. */
+  readonly comment: Buffer;
   /** Number of source reads so far (for tests and benchmarks). */
   get reads(): number { return this.readCount; }
   private readCount: number;
   private readonly cached: { start: number; buf: Buffer }[];
 
   private constructor(private readonly src: RangeSource, private readonly label: string,
-    entries: Map<string, ZipEntry>, centralOffset: number, cached: { start: number; buf: Buffer }[], reads: number) {
+    entries: Map<string, ZipEntry>, centralOffset: number, comment: Buffer, cached: { start: number; buf: Buffer }[], reads: number) {
     this.entries = entries;
     this.centralOffset = centralOffset;
+    this.comment = comment;
     this.cached = cached;
     this.readCount = reads;
   }
 
-  /**
-   * Opens an archive with as few reads as possible: one read of the last `tailBytes` (which,
-   * for archives written by `writeZip`, also holds the manifest and its signature), and a second
-   * one only when the central directory starts before that tail.
-   */
+  /** Opens an archive: the tail (see readZipTail), then the central directory when it starts before the tail. */
   static async open(src: RangeSource, label: string, limits: ZipLimits = DEFAULT_ZIP_LIMITS, tailBytes = 64 * 1024): Promise<ZipReader> {
-    const size = src.size;
-    if (!Number.isSafeInteger(size) || size < EOCD_MIN) bad(label, `size ${size} is too small for a zip`);
-    let reads = 0;
-    const tailStart = Math.max(0, size - Math.max(tailBytes, EOCD_MIN + 0xffff + 20 + 56));
-    const tail = await src.read(tailStart, size);
-    reads++;
-    if (tail.length !== size - tailStart) bad(label, `read of the last ${size - tailStart} bytes returned ${tail.length}`);
-    // The end record: the last signature whose comment length reaches exactly to the end.
-    let eocd = -1;
-    for (let i = tail.length - EOCD_MIN; i >= 0 && i >= tail.length - EOCD_MIN - 0xffff; i--) {
-      if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_MIN + tail.readUInt16LE(i + 20) === tail.length) { eocd = i; break; }
-    }
-    if (eocd < 0) bad(label, 'no end of central directory record');
-    const disk = tail.readUInt16LE(eocd + 4);
-    const cdDisk = tail.readUInt16LE(eocd + 6);
-    let countDisk = tail.readUInt16LE(eocd + 8);
-    let count = tail.readUInt16LE(eocd + 10);
-    let cdSize = tail.readUInt32LE(eocd + 12);
-    let cdOffset = tail.readUInt32LE(eocd + 16);
-    let cdEnd = tailStart + eocd;
-    const z64 = count === 0xffff || countDisk === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
-    if (z64) {
-      const loc = eocd - 20;
-      if (loc < 0 || tail.readUInt32LE(loc) !== SIG_Z64_LOCATOR) bad(label, 'zip64 fields without a zip64 locator');
-      const recOffset = Number(tail.readBigUInt64LE(loc + 8));
-      if (tail.readUInt32LE(loc + 4) !== 0 || tail.readUInt32LE(loc + 16) > 1) bad(label, 'zip64 locator names another disk');
-      const recAt = recOffset - tailStart;
-      if (!Number.isSafeInteger(recOffset) || recAt < 0 || recAt + 56 > loc) bad(label, `zip64 end record offset ${recOffset} is outside the tail`);
-      if (tail.readUInt32LE(recAt) !== SIG_Z64_EOCD) bad(label, 'zip64 end record signature missing');
-      const recSize = Number(tail.readBigUInt64LE(recAt + 4));
-      if (recAt + 12 + recSize !== loc) bad(label, `zip64 end record size ${recSize} does not reach the locator`);
-      if (tail.readUInt32LE(recAt + 16) !== 0 || tail.readUInt32LE(recAt + 20) !== 0) bad(label, 'zip64 end record names another disk');
-      const big = (o: number): number => {
-        const v = tail.readBigUInt64LE(recAt + o);
-        if (v > BigInt(Number.MAX_SAFE_INTEGER)) bad(label, `zip64 value ${v} too large`);
-        return Number(v);
-      };
-      countDisk = big(24); count = big(32); cdSize = big(40); cdOffset = big(48);
-      cdEnd = recOffset;
-    }
-    if (disk !== 0 || cdDisk !== 0 || countDisk !== count) bad(label, 'multi-disk archives are not supported');
-    if (count > limits.maxEntries) bad(label, `${count} entries, more than the limit ${limits.maxEntries}`);
-    if (cdOffset + cdSize !== cdEnd) bad(label, `central directory (offset ${cdOffset}, size ${cdSize}) does not end at ${cdEnd}`);
-    if (cdSize < count * 46) bad(label, `central directory of ${cdSize} bytes cannot hold ${count} entries`);
-    const cached = [{ start: tailStart, buf: tail }];
+    const t = await readZipTail(src, label, limits, tailBytes);
+    let reads = t.reads;
+    const { cdOffset, cdSize, count } = t;
+    const cached = [{ start: t.start, buf: t.buf }];
     let cd: Buffer;
-    if (cdOffset >= tailStart) {
-      cd = tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize);
+    if (cdOffset >= t.start) {
+      cd = t.buf.subarray(cdOffset - t.start, cdOffset - t.start + cdSize);
     } else {
-      // Also read what lies between the central directory and the tail, plus what is likely to be
-      // the manifest and signature just before it: the (compressed) manifest holds one hash per
-      // entry, about as large as the central directory itself.
-      const start = Math.max(0, cdOffset - Math.max(tailBytes, Math.ceil(cdSize * 1.25)));
-      const more = await src.read(start, tailStart);
+      const more = await src.read(cdOffset, t.start);
       reads++;
-      if (more.length !== tailStart - start) bad(label, 'short read of the central directory');
-      cached.push({ start, buf: more });
-      cd = Buffer.concat([more, tail]).subarray(cdOffset - start, cdOffset - start + cdSize);
+      if (more.length !== t.start - cdOffset) bad(label, 'short read of the central directory');
+      cached.push({ start: cdOffset, buf: more });
+      cd = Buffer.concat([more, t.buf]).subarray(0, cdSize);
     }
     const entries = new Map<string, ZipEntry>();
     let p = 0;
@@ -218,7 +260,7 @@ export class ZipReader {
       const cur = sorted[i]!;
       if (prev.localOffset + 30 + Buffer.byteLength(prev.name) + prev.compressedSize > cur.localOffset) bad(label, `entries ${prev.name} and ${cur.name} overlap`);
     }
-    return new ZipReader(src, label, entries, cdOffset, cached, reads);
+    return new ZipReader(src, label, entries, cdOffset, t.comment, cached, reads);
   }
 
   private async readRange(start: number, end: number): Promise<Buffer> {
@@ -250,52 +292,43 @@ export class ZipReader {
     return buf;
   }
 
-  private readonly dataStarts = new Map<string, number>();
-
-  /**
-   * Bytes [start, end) of a stored (uncompressed) entry, read by range without the rest of it;
-   * the caller checks them (chunk hashes). The local header is read once per entry.
-   */
-  async readStoredRange(name: string, start: number, end: number): Promise<Buffer> {
-    const e = this.entries.get(name);
-    if (!e) bad(this.label, `no entry ${name}`);
-    if (e.method !== 0) bad(this.label, `entry ${name} is compressed; ranges need a stored entry`);
-    if (!(start >= 0 && end <= e.size && start <= end)) bad(this.label, `range ${start}-${end} is outside entry ${name} of ${e.size} bytes`);
-    let dataStart = this.dataStarts.get(name);
-    if (dataStart === undefined) {
-      const nameLen = Buffer.byteLength(name);
-      const hdr = await this.readRange(e.localOffset, Math.min(this.centralOffset, e.localOffset + 30 + nameLen));
-      if (hdr.length < 30 || hdr.readUInt32LE(0) !== SIG_LOCAL || hdr.readUInt16LE(26) !== nameLen || hdr.subarray(30, 30 + nameLen).toString('utf8') !== name) bad(this.label, `entry ${name} has no matching local header`);
-      dataStart = e.localOffset + 30 + nameLen + hdr.readUInt16LE(28);
-      if (dataStart + e.compressedSize > this.centralOffset) bad(this.label, `entry ${name} data runs into the central directory`);
-      this.dataStarts.set(name, dataStart);
-    }
-    return this.readRange(dataStart + start, dataStart + end);
-  }
-
   /** The entry's bytes, inflated within its declared size and checked against its CRC-32. */
   async read(name: string): Promise<Buffer> {
     const e = this.entries.get(name);
     if (!e) bad(this.label, `no entry ${name}`);
-    const raw = await this.rawData(e);
-    let out: Buffer;
-    if (e.method === 0) out = raw;
-    else {
-      // One byte more than declared: a stream that reaches it is larger than it claims.
-      try {
-        out = inflateRawSync(raw, { maxOutputLength: e.size + 1 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-          throw new PeerwebError('PW_ERR_ARCHIVE_BOMB', { name: e.name, reason: `inflates beyond its declared size ${e.size}` });
-        }
-        bad(this.label, `entry ${e.name} is not valid deflate data: ${(err as Error).message}`);
-      }
-      if (out.length > e.size) throw new PeerwebError('PW_ERR_ARCHIVE_BOMB', { name: e.name, reason: `inflates beyond its declared size ${e.size}` });
-    }
-    if (out.length !== e.size) bad(this.label, `entry ${e.name} holds ${out.length} bytes, not the declared ${e.size}`);
+    const out = inflateChecked(await this.rawData(e), e.method, e.size, e.name, this.label);
     if (crc32(out) !== e.crc32) bad(this.label, `entry ${e.name} fails its CRC-32`);
     return out;
   }
+
+  /** The entry as stored (still compressed), with what a writer needs to copy it unchanged. */
+  async raw(name: string): Promise<PreparedEntry> {
+    const e = this.entries.get(name);
+    if (!e) bad(this.label, `no entry ${name}`);
+    return { name, method: e.method, crc32: e.crc32, size: e.size, compressed: await this.rawData(e) };
+  }
+}
+
+/**
+ * Inflates (or takes as is, for a stored entry) the raw bytes of an entry, stopping one byte past
+ * its declared size: a stream that reaches it is a zip bomb.
+ */
+export function inflateChecked(raw: Buffer, method: 0 | 8, size: number, name: string, label: string): Buffer {
+  let out: Buffer;
+  if (method === 0) out = raw;
+  else {
+    try {
+      out = inflateRawSync(raw, { maxOutputLength: size + 1 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        throw new PeerwebError('PW_ERR_ARCHIVE_BOMB', { name, reason: `inflates beyond its declared size ${size}` });
+      }
+      bad(label, `entry ${name} is not valid deflate data: ${(err as Error).message}`);
+    }
+    if (out.length > size) throw new PeerwebError('PW_ERR_ARCHIVE_BOMB', { name, reason: `inflates beyond its declared size ${size}` });
+  }
+  if (out.length !== size) bad(label, `entry ${name} holds ${out.length} bytes, not the declared ${size}`);
+  return out;
 }
 
 /** A RangeSource over bytes in memory. */
@@ -305,26 +338,50 @@ export function bufferSource(buf: Buffer): RangeSource {
 
 export interface ZipInput { readonly name: string; readonly data: Buffer; /** Store even when deflate would be smaller. */ readonly store?: boolean }
 
+/** An entry ready to be written: its bytes as stored (deflated or not), and what its headers say. */
+export interface PreparedEntry { readonly name: string; readonly method: 0 | 8; readonly crc32: number; readonly size: number; readonly compressed: Buffer }
+
+/** Compresses an entry the way the writer does: deflate level 9 only when that saves bytes, so a deflated entry is always smaller than its data. */
+export function prepareEntry(inp: ZipInput): PreparedEntry {
+  const deflated = inp.store || inp.data.length === 0 ? undefined : deflateRawSync(inp.data, { level: 9 });
+  const useDeflate = deflated !== undefined && deflated.length < inp.data.length;
+  return { name: inp.name, method: useDeflate ? 8 : 0, crc32: crc32(inp.data), size: inp.data.length, compressed: useDeflate ? deflated : inp.data };
+}
+
+/** Whether the writer gives an entry zip64 fields: when a size or its offset does not fit in 32 bits. */
+export function needsZip64(size: number, compressedSize: number, offset: number, force = false): boolean {
+  return force || size >= 0xffffffff || compressedSize >= 0xffffffff || offset >= 0xffffffff;
+}
+
+/** Length of the local header the writer puts before an entry's data at `offset`. */
+export function localHeaderLength(name: string, size: number, compressedSize: number, offset: number, force = false): number {
+  return 30 + Buffer.byteLength(name) + (needsZip64(size, compressedSize, offset, force) ? 20 : 0);
+}
+
 /**
  * Writes a zip deterministically: entries in the given order, fixed timestamps (1980-01-01),
- * no comments, deflate level 9 only when it saves bytes. Zip64 records are written when
- * a size or offset needs them, or always with `forceZip64` (tests).
+ * deflate level 9 only when it saves bytes (entries given prepared are copied as they are), and
+ * the given comment in the end record. Zip64 records are written when a size or offset needs
+ * them, or always with `forceZip64` (tests).
  */
-export function writeZip(inputs: readonly ZipInput[], opts: { forceZip64?: boolean } = {}): Buffer {
+export function writeZip(inputs: readonly (ZipInput | PreparedEntry)[], opts: { forceZip64?: boolean; comment?: Buffer } = {}): Buffer {
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   const names = new Set<string>();
-  for (const inp of inputs) {
+  const comment = opts.comment ?? Buffer.alloc(0);
+  if (comment.length > 0xffff) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: '(writer)', reason: `comment of ${comment.length} bytes is longer than 65535` });
+  for (const given of inputs) {
+    const inp = 'compressed' in given ? given : prepareEntry(given);
     checkEntryName(inp.name);
     if (names.has(inp.name)) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: '(writer)', reason: `duplicate entry ${inp.name}` });
     names.add(inp.name);
     const name = Buffer.from(inp.name, 'utf8');
-    const deflated = inp.store || inp.data.length === 0 ? undefined : deflateRawSync(inp.data, { level: 9 });
-    const useDeflate = deflated !== undefined && deflated.length < inp.data.length;
-    const body = useDeflate ? deflated : inp.data;
-    const crc = crc32(inp.data);
-    const z64 = opts.forceZip64 === true || inp.data.length >= 0xffffffff || body.length >= 0xffffffff || offset >= 0xffffffff;
+    const body = inp.compressed;
+    const useDeflate = inp.method === 8;
+    const crc = inp.crc32;
+    const size = inp.size;
+    const z64 = needsZip64(size, body.length, offset, opts.forceZip64 === true);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(SIG_LOCAL, 0);
     local.writeUInt16LE(z64 ? 45 : 20, 4);
@@ -334,20 +391,20 @@ export function writeZip(inputs: readonly ZipInput[], opts: { forceZip64?: boole
     local.writeUInt16LE(0x0021, 12); // date 1980-01-01
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(z64 ? 0xffffffff : body.length, 18);
-    local.writeUInt32LE(z64 ? 0xffffffff : inp.data.length, 22);
+    local.writeUInt32LE(z64 ? 0xffffffff : size, 22);
     local.writeUInt16LE(name.length, 26);
     let localExtra = Buffer.alloc(0);
     if (z64) {
       localExtra = Buffer.alloc(20);
       localExtra.writeUInt16LE(1, 0); localExtra.writeUInt16LE(16, 2);
-      localExtra.writeBigUInt64LE(BigInt(inp.data.length), 4); localExtra.writeBigUInt64LE(BigInt(body.length), 12);
+      localExtra.writeBigUInt64LE(BigInt(size), 4); localExtra.writeBigUInt64LE(BigInt(body.length), 12);
     }
     local.writeUInt16LE(localExtra.length, 28);
     let cextra = Buffer.alloc(0);
     if (z64) {
       cextra = Buffer.alloc(28);
       cextra.writeUInt16LE(1, 0); cextra.writeUInt16LE(24, 2);
-      cextra.writeBigUInt64LE(BigInt(inp.data.length), 4); cextra.writeBigUInt64LE(BigInt(body.length), 12); cextra.writeBigUInt64LE(BigInt(offset), 20);
+      cextra.writeBigUInt64LE(BigInt(size), 4); cextra.writeBigUInt64LE(BigInt(body.length), 12); cextra.writeBigUInt64LE(BigInt(offset), 20);
     }
     const c = Buffer.alloc(46);
     c.writeUInt32LE(SIG_CENTRAL, 0);
@@ -359,7 +416,7 @@ export function writeZip(inputs: readonly ZipInput[], opts: { forceZip64?: boole
     c.writeUInt16LE(0x0021, 14);
     c.writeUInt32LE(crc, 16);
     c.writeUInt32LE(z64 ? 0xffffffff : body.length, 20);
-    c.writeUInt32LE(z64 ? 0xffffffff : inp.data.length, 24);
+    c.writeUInt32LE(z64 ? 0xffffffff : size, 24);
     c.writeUInt16LE(name.length, 28);
     c.writeUInt16LE(cextra.length, 30);
     c.writeUInt32LE((0o100644 << 16) >>> 0, 38);
@@ -391,6 +448,7 @@ export function writeZip(inputs: readonly ZipInput[], opts: { forceZip64?: boole
   eocd.writeUInt16LE(z64 ? 0xffff : count, 10);
   eocd.writeUInt32LE(z64 ? 0xffffffff : cd.length, 12);
   eocd.writeUInt32LE(z64 ? 0xffffffff : offset, 16);
-  tail.push(eocd);
+  eocd.writeUInt16LE(comment.length, 20);
+  tail.push(eocd, comment);
   return Buffer.concat([...parts, cd, ...tail]);
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { MANIFEST_NAME, SIGNATURE_NAME, ZipReader, bufferSource, manifestDigest, parseManifest, parseSignature } from '../archive/index.js';
+import { bufferSource, inspectArchive, manifestDigest, parseSignature } from '../archive/index.js';
 import { PeerwebError } from '../errors/index.js';
 import { parseFlags } from './flags.js';
 import type { CliIo, Subcommand } from './io.js';
@@ -14,12 +14,11 @@ verified: use peerweb archive verify for that.`,
     const f = parseFlags(argv, { json: { type: 'boolean' } }, false);
     const file = f.positionals[0];
     if (!file || f.positionals.length !== 1) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'archive inspect needs FILE' });
-    const zip = await ZipReader.open(bufferSource(readFileSync(file)), file);
-    const mb = await zip.read(MANIFEST_NAME);
-    const m = parseManifest(mb);
-    const sig = zip.entries.has(SIGNATURE_NAME) ? parseSignature(await zip.read(SIGNATURE_NAME)) : undefined;
+    const { manifest: m, manifestBytes: mb, sigBytes, files } = await inspectArchive(bufferSource(readFileSync(file)), file);
+    const sig = sigBytes ? parseSignature(sigBytes) : undefined;
     if (f.own.json) {
-      io.stdout.write(`${JSON.stringify({ manifest: m, digest: manifestDigest(mb), keyId: sig?.keyId ?? null }, null, 2)}\n`);
+      const list = Object.fromEntries(files.map(({ path, sha256, size, type, chunks }) => [path, { sha256, size, type, ...(chunks ? { chunks: chunks.length } : {}) }]));
+      io.stdout.write(`${JSON.stringify({ manifest: m, digest: manifestDigest(mb), keyId: sig?.keyId ?? null, files: list }, null, 2)}\n`);
       return 0;
     }
     const lines = [
@@ -28,8 +27,8 @@ verified: use peerweb archive verify for that.`,
       `Signed by:  ${sig ? sig.keyId : '(unsigned)'}`, `Digest:     ${manifestDigest(mb)}`,
       ...(m.previous ? [`Previous:   version ${m.previous.version} ${m.previous.digest}`] : []),
       `Routes:     ${m.routes.length === 0 ? '(none)' : ''}`, ...m.routes.map((r) => `  ${r.pattern} -> ${r.handler}`),
-      `Files:      ${Object.keys(m.files).length}`,
-      ...Object.entries(m.files).map(([n, x]) => `  ${String(x.size).padStart(10)}  ${x.sha256.slice(0, 16)}  ${x.type.padEnd(28)}  ${n}`),
+      `Files:      ${files.length} (index: ${m.index.length} shard${m.index.length === 1 ? '' : 's'})`,
+      ...files.map((x) => `  ${String(x.size).padStart(10)}  ${x.sha256.slice(0, 16)}  ${x.type.padEnd(28)}  ${x.path}`),
     ];
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -24,8 +24,9 @@ now), and every entry matches its hash. Otherwise prints the reason and exits 1.
     try {
       const site = await openArchive({ file }, trust, { now: () => now, allowStale: f.own['allow-stale'] === true });
       try {
-        for (const name of Object.keys(site.manifest.files)) await site.readFile(name);
-        io.stdout.write(`OK ${site.origin}${site.prefix} version ${site.manifest.version}, key ${site.keyId}, ${Object.keys(site.manifest.files).length} files verified${site.stale ? ' (stale: past notAfter)' : ''}\n`);
+        const files = await site.files();
+        for (const name of files.keys()) await site.readFile(name);
+        io.stdout.write(`OK ${site.origin}${site.prefix} version ${site.manifest.version}, key ${site.keyId}, ${files.size} files verified${site.stale ? ' (stale: past notAfter)' : ''}\n`);
       } finally {
         await site.close();
       }

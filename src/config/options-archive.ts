@@ -51,7 +51,7 @@ export const archiveOptions = {
   'archive.maxEntrySize': opt.size({ default: 256 * 1024 ** 2, min: 1024, doc: 'Largest entry (uncompressed) read from an archive.' }),
   'archive.maxEntries': opt.int({ default: 100_000, min: 1, max: 10_000_000, doc: 'Most entries in one archive.' }),
   'archive.maxRatio': opt.int({ default: 200, min: 1, max: 100_000, doc: 'Highest compression ratio (uncompressed / compressed) accepted for one entry; higher is treated as a zip bomb.' }),
-  'archive.maxManifestSize': opt.size({ default: 16 * 1024 ** 2, min: 1024, max: 1024 ** 3, doc: 'Largest peerweb/manifest.json.' }),
+  'archive.maxManifestSize': opt.size({ default: 16 * 1024 ** 2, min: 1024, max: 1024 ** 3, doc: 'Largest peerweb/manifest.json, and largest index shard (peerweb/index/*.json) of an archive.' }),
   'archive.fullFetchMaxSize': opt.size({ default: 64 * 1024 ** 2, min: 0, doc: 'Archives up to this size are fetched whole (and the node registers as a holder); larger ones are read partially by Range.' }),
   'archive.fullFetchAfterRequests': opt.int({ default: 100, min: 0, doc: 'A partially read archive is fetched whole once this many requests were served from it (0 never).' }),
   'sandbox.memory': opt.size({ default: 32 * 1024 ** 2, min: 1024 ** 2, max: 1024 ** 3, doc: 'Memory cap of one handler VM.' }),

@@ -21,6 +21,8 @@ export interface FlightHead {
   readonly fetcherVariant: string;
   /** Where the bytes came from (MISS, SIBLING_HIT, MIRROR_HIT…). */
   readonly tag: ResultTag;
+  /** The flight writes the response into the store (it will be there for ranges and conditionals). */
+  readonly storing: boolean;
 }
 
 /** A reader of a flight's body: its position and how to wake it. */

@@ -1,6 +1,6 @@
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import { Fields } from '../http/fields.js';
-import { parseCacheControl, stripHopByHop } from '../http/index.js';
+import { contentRange, parseCacheControl, parseRange, stripHopByHop } from '../http/index.js';
 import {
   freshenFromNotModified, isStorable, revalidationHeaders, secondaryKey, storedFieldsToKeep, varyFields,
   currentAgeMs, type StoredResponse,
@@ -19,6 +19,11 @@ import type { Step } from './step-names.js';
 /** Requests whose response may depend on who asks are never collapsed with others. */
 function collapsible(tx: Transaction): boolean {
   return !tx.noCollapse && !tx.req.headers.has('authorization');
+}
+
+function hasValidatorFields(tx: Transaction): boolean {
+  const h = tx.req.headers;
+  return h.has('if-range') || h.has('if-none-match') || h.has('if-modified-since') || h.has('if-match') || h.has('if-unmodified-since');
 }
 
 /** Client fields that need the stored copy (ranges, conditionals): served from the cache once stored. */
@@ -140,7 +145,7 @@ async function runFlight(tx: Transaction, f: Flight, cand: HotEntry | null, back
     const reqNoStore = parseCacheControl(tx.req.headers.get('cache-control')).has('no-store');
     let storable = !reqNoStore && isStorable({ ...info, method: 'GET' }, up.status, h, ctx.policy).storable && (up.contentLength ?? 0) <= maxSize;
     if (vary === '*') storable = false;
-    const head: FlightHead = { status: up.status, headers: h, contentLength: up.contentLength, shareable: shareable(tx, up.status, h, storable), vary, fetcherVariant, tag: up.tag };
+    const head: FlightHead = { status: up.status, headers: h, contentLength: up.contentLength, shareable: shareable(tx, up.status, h, storable), vary, fetcherVariant, tag: up.tag, storing: storable };
     if (storable) {
       const stored: StoredResponse = { status: up.status, headers: storedFieldsToKeep(h), requestTime, responseTime };
       writer = ctx.store.createWriter(
@@ -239,6 +244,17 @@ async function join(tx: Transaction, f: Flight, fetcher: boolean): Promise<Step>
   }
   if (tx.tag !== 'COLLAPSED') tx.tag = tx.candidate ? 'REFRESH_MISS' : (head.tag as ResultTag);
   if (needsStoredCopy(tx) && head.status === 200) {
+    const range = tx.req.headers.get('range');
+    // Nothing will be stored to serve the range from: ask upstream for just that range now.
+    if (range !== undefined && !head.storing) {
+      tx.noCollapse = true;
+      return 'pass';
+    }
+    // One range and no validators: streamed from the flight as its bytes arrive, not after the whole body.
+    if (range !== undefined && head.contentLength !== null && !hasValidatorFields(tx)) {
+      const r = parseRange(range, head.contentLength, ctx.config['limits.maxRanges']);
+      if (r.kind === 'ranges' && r.ranges.length === 1) return deliverFlightRange(tx, f, head, r.ranges[0] as { start: number; end: number });
+    }
     await flightDone(f);
     tx.noCollapse = true;
     const entries = await ctx.store.lookup(tx.key);
@@ -316,6 +332,51 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
     res.abort(err as Error);
     tx.tag = 'ERROR';
   } finally {
+    f.removeConsumer(c);
+  }
+  finish(tx);
+  return 'done';
+}
+
+/** Serves one byte range of a 200 response from the flight, writing each part as soon as it has arrived. */
+async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, range: { start: number; end: number }): Promise<Step> {
+  const { res, ctx } = tx;
+  const h = head.headers.clone();
+  h.set('Content-Range', contentRange(range.start, range.end, head.contentLength as number));
+  h.set('Content-Length', String(range.end - range.start + 1));
+  h.set('Cache-Status', `${ctx.config['proxy.name']}; fwd=uri-miss${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`);
+  tx.status = 206;
+  let wakeUp: (() => void) | null = null;
+  const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
+  f.addConsumer(c);
+  let offset = 0; // body offset of chunk c.cursor
+  try {
+    res.writeHead(206, h);
+    if (res.isHead) offset = range.end + 1;
+    while (offset <= range.end) {
+      if (tx.req.signal.aborted) throw new Error('client went away');
+      if (c.cursor === f.chunks.length) {
+        if (f.done) throw f.failed ?? new Error('upstream body ended before the requested range');
+        await new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
+        continue;
+      }
+      const chunk = f.chunks[c.cursor];
+      if (!chunk) throw new Error('flight released a chunk this client still needed');
+      c.cursor++;
+      const from = Math.max(range.start - offset, 0);
+      const to = Math.min(range.end + 1 - offset, chunk.length);
+      offset += chunk.length;
+      if (to <= from) continue;
+      tx.bytes += to - from;
+      if (!res.write(chunk.subarray(from, to))) await res.waitDrain();
+      f.release();
+    }
+    res.end();
+  } catch (err) {
+    res.abort(err as Error);
+    tx.tag = 'ERROR';
+  } finally {
+    // Leaving now lets the flight free what this client no longer needs.
     f.removeConsumer(c);
   }
   finish(tx);

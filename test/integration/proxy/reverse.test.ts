@@ -273,3 +273,54 @@ test('103 Early Hints from the origin reach the client on a miss and are never r
   const old = await rawExchange(n.node.proxyAddress.port, 'GET /hints2 HTTP/1.0\r\nHost: x\r\n\r\n');
   assert.match(old, /^HTTP\/1\.1 200 OK\r\n/, 'HTTP/1.0 clients get no 1xx');
 });
+
+test('a range asked on a miss is streamed from the fetch as its bytes arrive; an object too large to store has its range forwarded', async (t) => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const half = 64 * 1024;
+  const origin = await startOrigin(async (req, res) => {
+    if (req.url === '/huge') {
+      // Larger than cache.maxObjectSize: never stored, so a range must not wait for the whole body.
+      const size = 4 * 1024 * 1024;
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (m) {
+        const [a, b] = [Number(m[1]), Number(m[2])];
+        res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': `bytes ${a}-${b}/${size}`, 'content-length': String(b - a + 1) });
+        res.end(Buffer.alloc(b - a + 1, 7));
+        return;
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(size) });
+      res.write(Buffer.alloc(1024, 7));
+      return; // never finishes: a client waiting for the whole body would time out
+    }
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(2 * half), etag: '"r1"' });
+    res.write(Buffer.alloc(half, 1));
+    await released;
+    res.end(Buffer.alloc(half, 2));
+  });
+  const n = await startNode({ origin: origin.url, cache: { maxObjectSize: 1024 * 1024 } });
+  t.after(async () => { release(); await n.stop(); await origin.close(); });
+
+  // The first half has arrived, the second is held back: a range inside the first half is answered now.
+  const first = await n.get('/video', { range: 'bytes=100-199' });
+  assert.equal(first.status, 206);
+  assert.equal(first.headers['content-range'], `bytes 100-199/${2 * half}`);
+  assert.deepEqual(first.body, Buffer.alloc(100, 1));
+  // A range across both halves is answered once the second arrives, from the same single origin fetch.
+  const across = n.get('/video', { range: `bytes=${half - 2}-${half + 1}` });
+  release();
+  const r = await across;
+  assert.equal(r.status, 206);
+  assert.deepEqual([...r.body], [1, 1, 2, 2]);
+  assert.equal(origin.count('/video'), 1);
+  assert.ok(!('range' in (origin.seen[0]?.headers ?? {})), 'the cache fetched the whole object to store it');
+  await waitFor(() => n.node.store.stats().entries === 1, 'the whole object to be stored');
+  const hit = await n.get('/video', { range: 'bytes=0-0' });
+  assert.match(String(hit.headers['cache-status']), /; hit/);
+
+  const huge = await n.get('/huge', { range: 'bytes=10-19' });
+  assert.equal(huge.status, 206);
+  assert.equal(huge.headers['content-range'], `bytes 10-19/${4 * 1024 * 1024}`);
+  assert.deepEqual(huge.body, Buffer.alloc(10, 7));
+  assert.equal(origin.seen.filter((s) => s.url === '/huge' && s.headers.range === 'bytes=10-19').length, 1, 'the range was forwarded');
+});

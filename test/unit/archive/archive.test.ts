@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { buildArchive, openArchive, signArchive, ZipReader, bufferSource, MANIFEST_NAME, type KeyResolver } from '../../../src/archive/index.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ZipReader as ZipJsReader, Uint8ArrayReader, Uint8ArrayWriter } from '@zip.js/zip.js';
+import { ARCHIVE_TAIL_READ, buildArchive, decodeTail, openArchive, packArchive, signArchive, ZipReader, bufferSource, MANIFEST_NAME, SIGNATURE_NAME, type KeyResolver } from '../../../src/archive/index.js';
 import { generatePublisherKey, type PublisherKey } from '../../../src/integrity/keys.js';
 import { isPeerwebError } from '../../../src/errors/index.js';
 
@@ -61,10 +66,69 @@ test('an unsigned archive is refused; signing it later makes it valid', async ()
   await site.close();
 });
 
-test('the archive tail holds the central directory, manifest and signature: one read opens it', async () => {
+test('the archive tail holds the signed manifest: one read opens it, one more per shard and per file', async () => {
   const key = generatePublisherKey();
   const bytes = build(key);
+  const reads: [number, number][] = [];
+  const inner = bufferSource(bytes);
+  const src = { size: bytes.length, read: (s: number, e: number) => { reads.push([s, e]); return inner.read(s, e); } };
+  const site = await openArchive({ url: 'x', size: src.size, fetchRange: (s, l) => src.read(s, l + 1) }, trustOf('www.example.com', key), { now: () => T0 + DAY });
+  assert.equal(reads.length, 1);
+  assert.equal(reads[0]![1] - reads[0]![0], Math.min(bytes.length, ARCHIVE_TAIL_READ));
+  assert.ok(await site.readFile('index.html'));
+  assert.ok(site.reads <= 3, `${site.reads} reads`);
+  await site.close();
+  // The zip end record's comment carries the manifest block; the manifest entry holds the same bytes.
   const zip = await ZipReader.open(bufferSource(bytes), 'x');
-  await zip.read(MANIFEST_NAME);
-  assert.equal(zip.reads, 1);
+  const { manifest } = decodeTail(zip.comment, 'x');
+  assert.ok(manifest.equals(await zip.read(MANIFEST_NAME)));
+});
+
+test('an independent zip library reads every entry and the comment', async () => {
+  const bytes = build(generatePublisherKey());
+  const reader = new ZipJsReader(new Uint8ArrayReader(bytes));
+  const entries = await reader.getEntries();
+  const names = entries.map((e) => e.filename);
+  assert.deepEqual(names.slice(-3), ['peerweb/index/00000.json', MANIFEST_NAME, SIGNATURE_NAME]);
+  for (const e of entries) assert.equal(e.directory, false, e.filename);
+  const page = entries.find((e) => e.filename === 'index.html');
+  assert.ok(page && !page.directory);
+  const data = await page.getData(new Uint8ArrayWriter(), { checkSignature: true });
+  assert.match(Buffer.from(data).toString(), /<form action="search">/);
+  assert.match(Buffer.from(reader.comment).toString(), /^peerweb-archive\/2 \d+ \d+\n\{"format":"peerweb-archive\/2"/);
+  await reader.close();
+});
+
+test('standard zip tools accept the archive', { skip: spawnSync('unzip', ['-v']).status !== 0 && 'unzip is not installed' }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-unzip-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'site.pwar');
+  writeFileSync(file, build(generatePublisherKey()));
+  const r = spawnSync('unzip', ['-t', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /No errors detected/);
+  assert.match(r.stdout, /testing: peerweb\/index\/00000\.json/);
+  assert.match(r.stdout, /testing: handlers\/search\.js/);
+});
+
+test('a large index: the manifest still fits the first read, one file costs one shard', async () => {
+  const key = generatePublisherKey();
+  const files = Array.from({ length: 5000 }, (_, i) => ({ path: `docs/page-${String(i).padStart(4, '0')}.html`, data: Buffer.from(`<p>page ${i}</p>`), type: 'text/html' }));
+  const bytes = packArchive({ origin: 'https://www.example.com', prefix: '/', version: 1, notBefore: new Date(T0).toISOString(), notAfter: new Date(T0 + 7 * DAY).toISOString(), staleIfUnverified: 0, routes: [] }, files, key);
+  const reads: number[] = [];
+  const inner = bufferSource(bytes);
+  const site = await openArchive({ url: 'x', size: bytes.length, fetchRange: (s, l) => { reads.push(l + 1 - s); return inner.read(s, l + 1); } }, trustOf('www.example.com', key), { now: () => T0 + DAY });
+  assert.ok(site.manifest.index.length > 20, `${site.manifest.index.length} shards`);
+  assert.equal(site.fileCount, 5000);
+  assert.equal((await site.readFile('docs/page-3210.html'))?.toString(), '<p>page 3210</p>');
+  assert.equal(reads.length, 3, `reads ${reads.join(', ')}`);
+  assert.equal(reads[0], ARCHIVE_TAIL_READ);
+  const largest = Math.max(...site.manifest.index.map((r) => r.csize));
+  assert.ok(reads[1]! <= largest, `shard read of ${reads[1]} bytes`);
+  assert.equal(reads[2], 16);
+  assert.equal(await site.readFile('aaa.html'), undefined, 'before the first shard: nothing read');
+  assert.equal(reads.length, 3);
+  assert.equal(await site.readFile('docs/page-3210x.html'), undefined, 'in a shard already read: nothing read');
+  assert.equal(reads.length, 3);
+  await site.close();
 });
