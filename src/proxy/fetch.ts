@@ -272,6 +272,15 @@ function flightDone(f: Flight): Promise<void> {
   });
 }
 
+/** Joins the flight's readers at chunk 0; `more()` resolves once a chunk past the cursor has arrived or the flight ended. */
+function readFlight(f: Flight): { c: Consumer; more: () => Promise<void> } {
+  let wakeUp: (() => void) | null = null;
+  const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
+  f.addConsumer(c);
+  const more = (): Promise<void> => new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
+  return { c, more };
+}
+
 /**
  * Streams the flight's body to this client from its own cursor. The head waits for the first body
  * bytes so that head and body leave together: one write per client when a crowd is answered.
@@ -287,10 +296,7 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
     finish(tx);
     return 'done';
   }
-  let wakeUp: (() => void) | null = null;
-  const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
-  const more = (): Promise<void> => new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
-  f.addConsumer(c);
+  const { c, more } = readFlight(f);
   try {
     if (f.chunks.length === 0 && !f.done) await more();
     let ended = false;
@@ -346,9 +352,7 @@ async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, 
   h.set('Content-Length', String(range.end - range.start + 1));
   h.set('Cache-Status', `${ctx.config['proxy.name']}; fwd=uri-miss${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`);
   tx.status = 206;
-  let wakeUp: (() => void) | null = null;
-  const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
-  f.addConsumer(c);
+  const { c, more } = readFlight(f);
   let offset = 0; // body offset of chunk c.cursor
   try {
     res.writeHead(206, h);
@@ -357,7 +361,7 @@ async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, 
       if (tx.req.signal.aborted) throw new Error('client went away');
       if (c.cursor === f.chunks.length) {
         if (f.done) throw f.failed ?? new Error('upstream body ended before the requested range');
-        await new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
+        await more();
         continue;
       }
       const chunk = f.chunks[c.cursor];
