@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench [-- options]`: peerweb against nginx, Varnish, Squid and Traffic Server on this machine.
 # Installs the missing servers and wrk from Debian (never starts their system services), builds peerweb,
-# raises the open-file limit, and runs bench/compare.ts, which writes docs/benchmarks.md.
+# raises the open-file limit, and runs bench/compare.ts, which writes docs/benchmarks.md (it compiles the
+# large-read client bench/bigload.c with cc into bench/out/ on first use).
 # Options are passed to bench/compare.ts: --systems nginx,varnish,squid,trafficserver,peerweb --rounds 3
 # --seconds 10 --crowd 500 --idle 10000 --out FILE
 set -uo pipefail
