@@ -49,12 +49,15 @@ for (const handler of ['hello.js', 'search.js']) {
 }
 const pool = new HandlerPool(host, limits);
 const stops: number[] = [];
+const guestCpu: number[] = [];
 for (let i = 0; i < 5; i++) {
   const t0 = performance.now();
   await pool.run('loop.js', req).catch(() => {});
   stops.push(performance.now() - t0);
+  guestCpu.push(pool.stats.lastCpuStopMs);
 }
-rows.push([`infinite loop stopped (CPU cap ${limits.cpuTime} ms), max of 5`, `${Math.max(...stops).toFixed(1)} ms`]);
+rows.push([`infinite loop: guest CPU time when interrupted (CPU cap ${limits.cpuTime} ms), max of 5`, `${Math.max(...guestCpu).toFixed(2)} ms`]);
+rows.push([`infinite loop: request answered (5xx) after, wall time (includes starting a VM, as the stopped one is discarded), max of 5`, `${Math.max(...stops).toFixed(1)} ms`]);
 const after = performance.now();
 await pool.run('hello.js', req);
 rows.push(['next request after a stopped loop (VM replaced)', `${(performance.now() - after).toFixed(2)} ms`]);

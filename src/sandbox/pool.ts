@@ -181,8 +181,11 @@ export class HandlerPool {
   private count = 0;
   private readonly waiting: ((vm: Vm | Error) => void)[] = [];
   private closed = false;
-  /** VMs created (cold starts) and discarded after a limit or error — for tests and metrics. */
-  readonly stats = { created: 0, discarded: 0, runs: 0 };
+  /**
+   * VMs created (cold starts) and discarded after a limit or error, and the guest CPU time (ms) at
+   * which the last handler stopped for its CPU cap was interrupted — for tests and metrics.
+   */
+  readonly stats = { created: 0, discarded: 0, runs: 0, lastCpuStopMs: 0 };
 
   constructor(private readonly host: SandboxHost, readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS) {}
 
@@ -346,6 +349,7 @@ export class HandlerPool {
       const m = err instanceof Error ? err.message : String(err);
       if (b.hit) {
         discard = true;
+        if (b.hit === 'cpu') this.stats.lastCpuStopMs = b.cpuUsed;
         throw new PeerwebError('PW_ERR_SANDBOX_LIMIT', { handler, reason: b.hit === 'cpu' ? `CPU time above ${this.limits.cpuTime} ms` : `wall time above ${this.limits.wallTime} ms` });
       }
       if (/out of memory|stack overflow|maximum call stack/i.test(m)) {
