@@ -9,7 +9,15 @@ export interface AdminDeps {
   readonly health: () => Record<string, unknown>;
   /** Extra routes from roles (mirrors, peers, archives): path → handler. */
   readonly routes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>;
+  /**
+   * On an origin front: signed PUT of one path to the mirrors covering it (all of them, or `to`);
+   * undefined when this node publishes nothing.
+   */
+  readonly push?: (path: string, to: readonly string[] | undefined) => Promise<readonly { url: string; status: number | undefined; error?: string }[]> | undefined;
 }
+
+/** Most paths one POST /push may name. */
+const MAX_PUSH_PATHS = 100;
 
 function send(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
@@ -29,7 +37,8 @@ function keyOf(raw: string): string | undefined {
 
 /**
  * The admin listener: GET /metrics (Prometheus), GET /health (JSON), POST /purge?url=|prefix=|tag=,
- * GET / (dashboard). Bound to loopback by default.
+ * POST /push?path=…[&to=MIRROR_BASE…] (origin fronts: pre-warm mirrors), GET / (dashboard).
+ * Bound to loopback by default.
  */
 export function createAdminServer(deps: AdminDeps): Server {
   return createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
@@ -59,6 +68,28 @@ export function createAdminServer(deps: AdminDeps): Server {
         }
         deps.metrics.inc('peerweb_purges_total', removed);
         send(res, 200, JSON.stringify({ removed }) + '\n');
+      })().catch((err: Error) => send(res, 500, JSON.stringify({ error: err.message }) + '\n'));
+      return;
+    }
+    if (url.pathname === '/push' && req.method === 'POST') {
+      void (async () => {
+        const paths = url.searchParams.getAll('path');
+        const to = url.searchParams.getAll('to');
+        if (paths.length === 0) return send(res, 400, JSON.stringify({ error: 'push needs path= (one or more), e.g. POST /push?path=/files/big.bin' }) + '\n');
+        if (paths.length > MAX_PUSH_PATHS) return send(res, 400, JSON.stringify({ error: `push takes at most ${MAX_PUSH_PATHS} paths per request, got ${paths.length}` }) + '\n');
+        const badPath = paths.find((p) => !p.startsWith('/') || p.length > 2048 || /[\s\0]/.test(p));
+        if (badPath !== undefined) return send(res, 400, JSON.stringify({ error: `path ${JSON.stringify(badPath)} must be an absolute URL path` }) + '\n');
+        const badTo = to.find((b) => !/^https?:\/\/[^\s]+$/.test(b));
+        if (badTo !== undefined) return send(res, 400, JSON.stringify({ error: `to ${JSON.stringify(badTo)} is not an http(s) mirror base URL` }) + '\n');
+        const results: { path: string; mirrors: readonly { url: string; status: number | undefined; error?: string }[]; error?: string }[] = [];
+        for (const p of paths) {
+          const r = deps.push?.(p, to.length > 0 ? to : undefined);
+          if (r === undefined) return send(res, 404, JSON.stringify({ error: 'this node publishes nothing to push: start it with --publish or --serve' }) + '\n');
+          const mirrors = await r;
+          results.push(mirrors.length > 0 ? { path: p, mirrors } : { path: p, mirrors, error: 'no mirror covers this path' });
+        }
+        const ok = results.every((r) => r.mirrors.length > 0 && r.mirrors.every((m) => m.status !== undefined && m.status >= 200 && m.status < 300));
+        send(res, ok ? 200 : 502, JSON.stringify({ ok, results }, null, 2) + '\n');
       })().catch((err: Error) => send(res, 500, JSON.stringify({ error: err.message }) + '\n'));
       return;
     }

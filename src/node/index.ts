@@ -121,6 +121,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   const admin: Server = createAdminServer({
     metrics,
     store,
+    push: (path, to) => roles.front?.push(path, to),
     health: () => ({
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       mode: forward ? 'forward' : 'reverse',
