@@ -5,7 +5,7 @@ import { Fields } from '../http/fields.js';
 import { TOKEN } from './chars.js';
 import type { Connection } from './connection.js';
 import type { ParsedHead } from './parser.js';
-import type { IncomingRequest, OutgoingResponse } from './types.js';
+import type { IncomingRequest, OutgoingResponse, PreparedHead } from './types.js';
 
 /** Body bytes queued for a handler before the socket is paused. */
 export const BODY_HIGH_WATER = 64 * 1024;
@@ -217,30 +217,17 @@ export class Response implements OutgoingResponse {
   }
 
   writeHead(status: number, headers: Fields, reason?: string): void {
+    this.writePreparedHead(prepareHead(status, headers, reason));
+  }
+
+  writePreparedHead(head: PreparedHead): void {
     if (this.headersSent) throw responseError('head already written');
-    if (!Number.isInteger(status) || status < 200 || status > 999) throw responseError(`status ${status} is not a final status`);
-    const text = reason ?? STATUS_CODES[status] ?? 'Unknown';
-    if (!validText(text)) throw responseError(`reason phrase ${JSON.stringify(text)} has control characters`);
     const req = this.req;
-    this.tunnel = req !== null && req.method === 'CONNECT' && status < 300;
-    this.noBody = this.isHead || status === 204 || status === 304 || this.tunnel;
-    let s = `HTTP/1.1 ${status} ${text}\r\n`;
-    let declared = -1;
-    for (const [name, value] of headers.entries()) {
-      const lower = name.toLowerCase();
-      if (lower === 'transfer-encoding' || lower === 'connection' || lower === 'keep-alive') continue;
-      if (!validName(name)) throw responseError(`field name ${JSON.stringify(name)} is not a token`);
-      if (!validText(value)) throw responseError(`field ${name} has control characters in its value`);
-      if (lower === 'content-length') {
-        if (this.tunnel) continue;
-        if (!/^[0-9]{1,15}$/.test(value)) throw responseError(`Content-Length ${JSON.stringify(value)} is not a number`);
-        const n = Number(value);
-        if (declared >= 0 && declared !== n) throw responseError('two different Content-Length values');
-        if (declared >= 0) continue;
-        declared = n;
-      }
-      s += `${name}: ${value}\r\n`;
-    }
+    this.tunnel = req !== null && req.method === 'CONNECT' && head.status < 300;
+    this.noBody = this.isHead || head.status === 204 || head.status === 304 || this.tunnel;
+    // A tunnel has no body framing: its Content-Length is dropped.
+    let s = this.tunnel && head.contentLength >= 0 ? head.withoutLength : head.text;
+    const declared = this.tunnel ? -1 : head.contentLength;
     this.declared = declared;
     let closeDelimited = false;
     if (!this.noBody && declared < 0) {
@@ -441,6 +428,39 @@ export class Response implements OutgoingResponse {
     }
     return this.pendingBytes < PENDING_HIGH_WATER;
   }
+}
+
+/**
+ * Checks and serialises a status line and fields once, for `writePreparedHead` on any number of
+ * responses (a crowd answered from one fetch). Framing and connection fields are left out: each
+ * response adds its own.
+ */
+export function prepareHead(status: number, headers: Fields, reason?: string): PreparedHead {
+  if (!Number.isInteger(status) || status < 200 || status > 999) throw responseError(`status ${status} is not a final status`);
+  const text = reason ?? STATUS_CODES[status] ?? 'Unknown';
+  if (!validText(text)) throw responseError(`reason phrase ${JSON.stringify(text)} has control characters`);
+  let s = `HTTP/1.1 ${status} ${text}\r\n`;
+  let rest = s;
+  let declared = -1;
+  for (const [name, value] of headers.entries()) {
+    const lower = name.toLowerCase();
+    if (lower === 'transfer-encoding' || lower === 'connection' || lower === 'keep-alive') continue;
+    if (!validName(name)) throw responseError(`field name ${JSON.stringify(name)} is not a token`);
+    if (!validText(value)) throw responseError(`field ${name} has control characters in its value`);
+    if (lower === 'content-length') {
+      if (!/^[0-9]{1,15}$/.test(value)) throw responseError(`Content-Length ${JSON.stringify(value)} is not a number`);
+      const n = Number(value);
+      if (declared >= 0 && declared !== n) throw responseError('two different Content-Length values');
+      if (declared >= 0) continue;
+      declared = n;
+      s += `${name}: ${value}\r\n`;
+      continue;
+    }
+    const line = `${name}: ${value}\r\n`;
+    s += line;
+    rest += line;
+  }
+  return { status, text: s, withoutLength: rest, contentLength: declared };
 }
 
 function validName(s: string): boolean {

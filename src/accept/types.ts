@@ -44,6 +44,17 @@ export interface IncomingRequest {
  * they are produced in (a response produced early for a pipelined request is held until its turn,
  * bounded; its writer sees backpressure).
  */
+/** A status line and fields checked and serialised by `prepareHead` (framing and connection fields left out). */
+export interface PreparedHead {
+  readonly status: number;
+  /** Status line and field lines, each ending in CRLF. */
+  readonly text: string;
+  /** The same without the Content-Length line (for a 2xx answer to CONNECT). */
+  readonly withoutLength: string;
+  /** The Content-Length given, or -1. */
+  readonly contentLength: number;
+}
+
 export interface OutgoingResponse {
   /** True while the connection will be kept open after this response (false after HTTP/1.0 without keep-alive, Connection: close, a parse error…). */
   readonly keepAlive: boolean;
@@ -58,6 +69,8 @@ export interface OutgoingResponse {
    * Connection or Keep-Alive field the caller passed.
    */
   writeHead(status: number, headers: Fields, reason?: string): void;
+  /** `writeHead` with a head checked and serialised once by `prepareHead`, for heads many responses share. */
+  writePreparedHead(head: PreparedHead): void;
   /**
    * Sends an interim (1xx) response such as 103 Early Hints before the final head; ignored for
    * HTTP/1.0 clients, after the head, and for 100 and 101 (handled by the server itself).

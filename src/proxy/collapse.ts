@@ -1,6 +1,7 @@
 import type { PeerwebError } from '../errors/index.js';
 import type { Fields } from '../http/fields.js';
 import type { ResultTag } from '../admin/metrics.js';
+import type { PreparedHead } from '../accept/index.js';
 
 /** What a flight learned from upstream. */
 export type FlightOutcome =
@@ -51,6 +52,8 @@ export class Flight {
   failed: Error | null = null;
   joinable = true;
   waiters = 0;
+  /** Heads prepared for this flight's clients, by Cache-Status value. */
+  readonly heads = new Map<string, PreparedHead>();
   private readonly consumers = new Set<Consumer>();
   private released = 0;
   private spaceWaiters: (() => void)[] = [];

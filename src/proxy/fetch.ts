@@ -10,6 +10,7 @@ import type { ResultTag } from '../admin/metrics.js';
 import type { HotEntry, RoutedResponse, Transaction } from './context.js';
 import { fetchUrlOf, urlOf } from './route.js';
 import { Flight, type Consumer, type FlightHead } from './collapse.js';
+import { prepareHead } from '../accept/index.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { entryDataOf, hotEntry, reasonPhrase } from './hot.js';
 import { finish, fail } from './finish.js';
@@ -287,11 +288,19 @@ function readFlight(f: Flight): { c: Consumer; more: () => Promise<void> } {
  */
 async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Promise<Step> {
   const { res, ctx } = tx;
-  const h = head.headers.clone();
-  h.set('Cache-Status', `${ctx.config['proxy.name']}; fwd=${tx.candidate ? 'stale' : 'uri-miss'}${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`);
+  // Every client of the flight gets one of a few heads: each is checked and serialised once.
+  const cacheStatus = `${ctx.config['proxy.name']}; fwd=${tx.candidate ? 'stale' : 'uri-miss'}${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`;
+  let prepared = f.heads.get(cacheStatus);
+  if (!prepared) {
+    const h = head.headers.clone();
+    h.set('Cache-Status', cacheStatus);
+    prepared = prepareHead(head.status, h);
+    f.heads.set(cacheStatus, prepared);
+  }
+  const p = prepared;
   tx.status = head.status;
   if (res.isHead) {
-    res.writeHead(head.status, h);
+    res.writePreparedHead(p);
     res.end();
     finish(tx);
     return 'done';
@@ -316,7 +325,7 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
       }
     };
     res.batch(() => {
-      res.writeHead(head.status, h);
+      res.writePreparedHead(p);
       writeAvailable();
     });
     while (!ended) {
