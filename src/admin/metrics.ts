@@ -36,6 +36,7 @@ const COUNTERS = {
   peerweb_invalidations_total: { help: 'Cache entries invalidated by unsafe methods' },
   peerweb_purges_total: { help: 'Entries removed by the purge API' },
   peerweb_errors_total: { help: 'Errors by code', label: 'code' },
+  peerweb_mirror_notices_total: { help: 'Delisting notices received or polled, by outcome (applied, stale, refused)', label: 'outcome' },
 } as const satisfies Record<string, CounterSpec>;
 
 export type CounterName = keyof typeof COUNTERS;

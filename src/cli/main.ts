@@ -7,6 +7,7 @@ const commands: Readonly<Record<string, { summary: string; load: () => Promise<{
   get: { summary: 'Download a file from mirrors, verified against the publisher digest', load: () => import('./get.js') },
   push: { summary: 'Pre-warm mirrors with signed PUTs', load: () => import('./push.js') },
   'mirror sync': { summary: 'Copy or update mirrored prefixes from their origin', load: () => import('./mirror-sync.js') },
+  'mirror credential': { summary: 'Make a client credential for a mirror (bearer token or password hash)', load: () => import('./mirror-credential.js') },
   keygen: { summary: 'Create a publisher key pair and print the DNS record to publish', load: () => import('./keygen.js') },
   'archive build': { summary: 'Build a signed site archive (.pwar) from a folder', load: () => import('./archive-build.js') },
   'archive sign': { summary: 'Sign (or re-sign) a site archive with a publisher key', load: () => import('./archive-sign.js') },

@@ -12,6 +12,21 @@ function parseMirrorSpec(raw: unknown): string {
   return raw;
 }
 
+// The entry formats are checked again (with the same rules) where the credentials are loaded.
+const NAME = '[A-Za-z0-9._@-]{1,64}';
+function parseTokenEntry(raw: unknown): string {
+  if (typeof raw !== 'string' || !new RegExp(`^${NAME}:sha256:[0-9a-f]{64}$`).test(raw)) invalid('must be NAME:sha256:HEX, the 64 lower-case hex digits of the SHA-256 of the token (peerweb mirror credential --token NAME makes one)');
+  return raw;
+}
+function parseUserEntry(raw: unknown): string {
+  if (typeof raw !== 'string' || !new RegExp(`^${NAME}:scrypt:\\d{1,2}:\\d{1,2}:\\d{1,2}:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43}$`).test(raw)) invalid('must be NAME:scrypt:LOG2N:R:P:SALT:HASH (peerweb mirror credential --user NAME makes one)');
+  return raw;
+}
+function parseNodeUrl(raw: unknown): string {
+  if (typeof raw !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(raw)) invalid('must be the base URL of a node, such as http://cache.example:8080');
+  return raw;
+}
+
 /** Options of the origin front (publish), mirrors, audits and the verifying client. */
 export const mirrorOptions = {
   'mirror.publish': opt.bool({ default: false, flag: 'publish', doc: 'Act as origin front: add Repr-Digest, ETag, Digest, mirror links and Metalink documents, and accept mirror offers.' }),
@@ -33,6 +48,11 @@ export const mirrorOptions = {
   'mirror.rate': opt.number({ default: 50, min: 0, doc: 'Requests per second allowed per outside client address (0: unlimited).' }),
   'mirror.burst': opt.int({ default: 100, min: 1, doc: 'Requests a client may send at once before mirror.rate applies.' }),
   'mirror.globalRate': opt.number({ default: 2000, min: 0, doc: 'Requests per second a mirror serves to all outside clients together (0: unlimited).' }),
-  'mirror.allowClients': opt.list({ default: [], item: 'address range', parseItem: parseCidr, doc: 'When set, only clients from these ranges may read from the mirror.' }),
+  'mirror.allowClients': opt.list({ default: [], item: 'address range', parseItem: parseCidr, doc: 'When set, only clients from these ranges may read from the mirror (or, with mirror.clients.tokens or mirror.clients.users set, clients with valid credentials).' }),
+  'mirror.clients.tokens': opt.list({ default: [], item: 'NAME:sha256:HEX', parseItem: parseTokenEntry, doc: 'Bearer tokens that let a client read from the mirror, stored as the SHA-256 of each token (never the token). With address ranges (mirror.allowClients) too, a client is let in when either matches.' }),
+  'mirror.clients.users': opt.list({ default: [], item: 'NAME:scrypt:LOG2N:R:P:SALT:HASH', parseItem: parseUserEntry, doc: 'Basic-auth users that may read from the mirror, each with an scrypt hash of the password (never the password); each user and token gets its own rate-limit bucket.' }),
+  'mirror.delistCooldown': opt.duration({ default: 24 * 3600_000, min: 1000, doc: 'After a failed audit, how long the origin refuses new offers from the same mirror host (every base on it); then it may offer again and is audited before it is listed.' }),
+  'mirror.delistPoll': opt.duration({ default: 300_000, min: 1000, doc: 'How often a mirror or a node with fetch-from-mirrors fetches the signed delisting notices of the origins it knows (pushed notices arrive at once; this is the fallback).' }),
+  'mirror.notify': opt.list({ default: [], item: 'node URL', parseItem: parseNodeUrl, doc: 'Nodes (base URLs) an origin front sends every signed delisting notice to, besides its mirrors and the nodes that subscribed.' }),
   'mirror.exemptClients': opt.list({ default: ['127.0.0.0/8', '::1/128'], item: 'address range', parseItem: parseCidr, doc: 'Clients not subject to rate limits (the origin and local tools).' }),
 } as const;

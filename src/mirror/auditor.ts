@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { mirrorUrl, type MirrorRecord, type MirrorRegistry } from './registry.js';
+import { fieldReader, signMessage, type PublisherKey } from '../integrity/index.js';
 import type { ContentSource } from './source.js';
 import type { ByteRange } from './range.js';
 
@@ -29,7 +30,16 @@ export interface AuditorOptions {
   readonly localAddress?: string;
   readonly onResult?: (r: AuditResult) => void;
   readonly now?: () => number;
+  /**
+   * Publisher key: when a mirror refuses an anonymous audit (401 or 403 because it restricts its
+   * clients, 429 because it limits them), the same range is asked again with a request signed by
+   * this key (tag "peerweb-audit"), which a peerweb mirror admits without rules or limits, and
+   * later audits of that mirror are signed at once; the origin is never locked out of its audits.
+   */
+  readonly key?: PublisherKey;
 }
+
+export const AUDIT_TAG = 'peerweb-audit';
 
 export interface Auditor {
   /** Audits one mirror now; `path` and `range` focus it (a client report). Applies the verdict to the registry. */
@@ -46,18 +56,30 @@ export function createAuditor(opts: AuditorOptions): Auditor {
   const maxRange = opts.maxRangeSize ?? 64 * 1024;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const now = opts.now ?? Date.now;
-  const direct = new Agent({ connect: { timeout: timeoutMs, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) } });
+  // localAddress is a client option: undici ignores it inside `connect`.
+  const direct = new Agent({ connect: { timeout: timeoutMs }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const proxyAgents = (opts.proxies ?? []).map((uri) => ({ uri, agent: new ProxyAgent({ uri, proxyTunnel: false }) }));
   const inFlight = new Map<string, Promise<AuditResult | undefined>>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  async function fetchRange(url: string, range: ByteRange, dispatcher: Dispatcher): Promise<{ status: number; body: Buffer; truncated: boolean } | undefined> {
+  // Mirrors that refused an anonymous audit: later audits of them are signed at once.
+  const signFor = new Set<string>();
+  async function fetchRange(url: string, range: ByteRange, dispatcher: Dispatcher, base: string, signed = signFor.has(base)): Promise<{ status: number; body: Buffer; truncated: boolean } | undefined> {
     try {
-      const res = await request(url, {
-        dispatcher, method: 'GET', headers: { range: `bytes=${range.start}-${range.end}`, 'cache-control': 'no-cache' },
-        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
-      });
+      const headers: Record<string, string> = { range: `bytes=${range.start}-${range.end}`, 'cache-control': 'no-cache' };
+      if (signed && opts.key?.privateKey) {
+        const s = signMessage({ method: 'GET', targetUri: url, field: fieldReader(headers) }, { key: opts.key, components: ['@method', '@target-uri', 'range'], tag: AUDIT_TAG });
+        headers['signature-input'] = s.signatureInput;
+        headers.signature = s.signature;
+      }
+      const res = await request(url, { dispatcher, method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      if ((res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) && !signed && opts.key?.privateKey) {
+        await res.body.dump().catch(() => undefined);
+        if (signFor.size >= 4096) signFor.clear();
+        signFor.add(base);
+        return fetchRange(url, range, dispatcher, base, true);
+      }
       const limit = range.end - range.start + 1;
       const chunks: Buffer[] = [];
       let n = 0;
@@ -106,7 +128,7 @@ export function createAuditor(opts: AuditorOptions): Auditor {
     for (const [i, range] of ranges.entries()) {
       const useProxy = proxyAgents.length > 0 && (i + first) % 2 === 1;
       const p = useProxy ? proxyAgents[randomInt(proxyAgents.length)] : undefined;
-      const got = await fetchRange(url, range, p?.agent ?? direct);
+      const got = await fetchRange(url, range, p?.agent ?? direct, base);
       const via = p?.uri ?? 'direct';
       if (!got) {
         checks.push({ range, via, ok: undefined });
@@ -141,7 +163,7 @@ export function createAuditor(opts: AuditorOptions): Auditor {
     else if (verdict === 'pass') opts.registry.markVerified(base, now());
     else {
       r.misses++;
-      if (r.state === 'live' && r.misses >= MISSES_BEFORE_UNLIST) { r.state = 'pending'; r.reason = detail; }
+      if (r.state === 'live' && r.misses >= MISSES_BEFORE_UNLIST) opts.registry.unlist(base, detail ?? verdict);
     }
     r.audits++;
     const result: AuditResult = { base, path, verdict, checks, ...(detail !== undefined ? { detail } : {}) };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { PeerwebError } from '../errors/index.js';
 import { Fields } from '../http/index.js';
@@ -12,7 +13,8 @@ import { formatLink } from './link.js';
 import { buildMetalink, METALINK_TYPE } from './metalink.js';
 import { isMirrorable, refuseOffer, type MirrorPolicy } from './policy.js';
 import { parseSingleRange } from './range.js';
-import { createRegistry, mirrorUrl, type MirrorRecord, type MirrorRegistry } from './registry.js';
+import { authorityOf, createRegistry, mirrorUrl, type MirrorRecord, type MirrorRegistry, type RegistryChange } from './registry.js';
+import { buildNotice, MIRROR_LINKS_TAG, NOTICE_PATH, signNotice } from './delist.js';
 import { describeEntry, isSafePath, type ContentSource, type Description, type SourceEntry } from './source.js';
 
 export const WELL_KNOWN = '/.well-known/peerweb/';
@@ -35,6 +37,18 @@ export interface OriginFrontOptions {
   readonly timeoutMs?: number;
   readonly onAudit?: (r: AuditResult) => void;
   readonly now?: () => number;
+  /** How long a delisted mirror host may not offer itself again (ms, default one day). */
+  readonly cooldownMs?: number;
+  /** Nodes (base URLs) that get every delisting notice, besides the mirrors and the subscribers. */
+  readonly notify?: readonly string[];
+  /** Most nodes subscribed to delisting notices at once, and how long a subscription lasts (ms). */
+  readonly maxSubscribers?: number;
+  readonly subscriptionMs?: number;
+  /**
+   * Called after every change of the live list or the delistings (the node purges the answers
+   * with mirror links it holds); a report is answered only once the returned promise settles.
+   */
+  readonly onListChange?: (c: RegistryChange) => void | Promise<void>;
 }
 
 /** What the pipeline knows about a response it is about to send. */
@@ -42,6 +56,12 @@ export interface RequestInfo {
   readonly path: string;
   readonly method: string;
   readonly requestHeaders: Fields | Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+export interface NotifyResult {
+  readonly url: string;
+  readonly status: number | undefined;
+  readonly error?: string;
 }
 
 export interface PushResult {
@@ -70,6 +90,10 @@ export interface OriginFront {
   offer(base: string, prefixes: readonly string[]): Promise<MirrorRecord>;
   /** Signed PUT of `path` to the given mirror bases (default: every listed or pending mirror covering it). */
   push(path: string, bases?: readonly string[]): Promise<PushResult[]>;
+  /** Sends the current delisting notice to every mirror, configured node and subscriber; resolves when all have answered or failed. */
+  notifyAll(): Promise<NotifyResult[]>;
+  /** Resolves when the effects of list changes so far are done: purges, and with `withNotices` the notices sent. */
+  settled(withNotices?: boolean): Promise<void>;
   /** The site-wide map, as served at /.well-known/peerweb/mirrors. */
   map(): { origin: string; updated: string; mirrors: { base: string; prefixes: string[]; priority: number; lastVerified: string | null }[] };
   close(): Promise<void>;
@@ -120,16 +144,41 @@ export function parseWillMirror(value: string): { base: string; prefixes: string
 export function createOriginFront(opts: OriginFrontOptions): OriginFront {
   const now = opts.now ?? Date.now;
   const publicBase = new URL(opts.publicBase).origin;
-  const registry = createRegistry();
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  // Effects of list changes still running: purges (awaited before a report is answered) and notices.
+  const pending = new Set<Promise<unknown>>();
+  const sending = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>, set = pending) => {
+    const q: Promise<unknown> = p.catch(() => undefined).finally(() => set.delete(q));
+    set.add(q);
+  };
+  // Notices: seq only grows (milliseconds, so a restarted origin starts above what it sent before).
+  let seq = now();
+  const subscribers = new Map<string, number>();
+  const maxSubscribers = opts.maxSubscribers ?? 256;
+  const subscriptionMs = opts.subscriptionMs ?? 24 * 3600_000;
+  let verifying = 0;
+  const registry = createRegistry({
+    ...(opts.cooldownMs !== undefined ? { cooldownMs: opts.cooldownMs } : {}),
+    now,
+    onChange(c) {
+      if (c.kind === 'delisted') {
+        seq = Math.max(seq + 1, now());
+        track(notifyAll(), sending);
+      }
+      const r = opts.onListChange?.(c);
+      if (r) track(r);
+    },
+  });
   const auditor = createAuditor({
-    registry, source: opts.source, ranges: opts.auditRanges ?? 3,
+    registry, source: opts.source, ranges: opts.auditRanges ?? 3, ...(opts.key?.privateKey ? { key: opts.key } : {}),
     ...(opts.auditProxies ? { proxies: opts.auditProxies } : {}),
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.onAudit ? { onResult: opts.onAudit } : {}),
     now,
   });
-  const pushAgent = new Agent({ connect: { timeout: opts.timeoutMs ?? 10_000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) } });
+  const pushAgent = new Agent({ connect: { timeout: timeoutMs }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const descriptions = new Map<string, Description>();
   let closed = false;
   const metalinkPath = (path: string) => `${WELL_KNOWN}metalink${path}`;
@@ -166,6 +215,9 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     if (body.size > opts.pieceThreshold) headers.append('Link', formatLink(publicBase + metalinkPath(info.path), 'describedby', { type: METALINK_TYPE }));
     if (/^\s*\?1\s*$/.test(reqGet('list-mirrors') ?? '')) {
       for (const m of registry.holding(info.path)) headers.append('Link', formatLink(mirrorUrl(m.base, info.path), 'duplicate', { pri: m.priority }));
+      // Stored copies of this answer (the node's own cache, downstream peerweb caches) are purged by this tag when the list changes.
+      const sk = headers.get('surrogate-key');
+      if (!sk || !sk.split(/\s+/).includes(MIRROR_LINKS_TAG)) headers.set('Surrogate-Key', sk ? `${sk} ${MIRROR_LINKS_TAG}` : MIRROR_LINKS_TAG);
     }
   }
 
@@ -182,7 +234,7 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     const body = Buffer.from(JSON.stringify(value));
     const headers: Record<string, string> = {
       'content-type': 'application/json', 'content-digest': formatDigestField(sha256(body)), 'cache-control': 'no-cache',
-      'content-length': String(body.length),
+      'content-length': String(body.length), 'surrogate-key': MIRROR_LINKS_TAG,
     };
     if (opts.key?.privateKey) {
       const s = signMessage({ status: 200, field: fieldReader(headers) }, { key: opts.key, components: ['@status', 'content-digest', 'content-type'], tag });
@@ -197,20 +249,110 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     const b = parseBase(base);
     const ps = parsePrefixes(prefixes);
     const existing = registry.get(b);
-    if (existing?.state === 'delisted') throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: `delisted: ${existing.reason ?? 'failed an audit'}` });
-    if (!existing) {
+    const d = registry.delisting(b);
+    if (d) throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: `its host ${d.authority} is delisted until ${new Date(d.until).toISOString()}: ${d.reason}` });
+    if (!existing || existing.state === 'delisted') {
       const refusal = refuseOffer(opts.policy, b, registry.count());
       if (refusal) throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: refusal });
     }
     const r = registry.add(b, ps);
     await auditor.audit(b);
+    await settled();
     return r;
+  }
+
+  async function settled(withNotices = false): Promise<void> {
+    while (pending.size > 0 || (withNotices && sending.size > 0)) await Promise.allSettled([...pending, ...(withNotices ? sending : [])]);
+  }
+
+  /** Where a node takes notices: the root of its authority. */
+  function noticeTargets(): string[] {
+    const t = now();
+    for (const [u, exp] of subscribers) if (exp <= t) subscribers.delete(u);
+    const roots = new Set<string>();
+    for (const r of registry.all()) {
+      const a = authorityOf(r.base);
+      if (a) roots.add(a + NOTICE_PATH);
+    }
+    for (const n of opts.notify ?? []) {
+      const a = authorityOf(n);
+      if (a) roots.add(a + NOTICE_PATH);
+    }
+    for (const u of subscribers.keys()) roots.add(u);
+    return [...roots].slice(0, 4096);
+  }
+
+  async function notifyAll(): Promise<NotifyResult[]> {
+    if (!opts.key?.privateKey || closed) return [];
+    const { body, headers } = signNotice(buildNotice(publicBase, seq, registry.delistings(), now()), opts.key, 'request');
+    const targets = noticeTargets();
+    const results: NotifyResult[] = [];
+    // A few at a time; each bounded by the timeout.
+    const queue = [...targets];
+    const worker = async () => {
+      for (let url = queue.shift(); url !== undefined; url = queue.shift()) {
+        try {
+          const r = await request(url, { method: 'POST', dispatcher: pushAgent, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+          await r.body.dump();
+          results.push({ url, status: r.statusCode });
+        } catch (err) {
+          results.push({ url, status: undefined, error: (err as Error).message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+    return results;
+  }
+
+  /**
+   * A node asks for notices at `notify` (its own NOTICE_PATH). Like a WebSub hub, the origin first
+   * checks that the URL wants them: a GET with ?challenge=… must answer 200 with the challenge.
+   */
+  async function subscribe(notify: unknown): Promise<{ notify: string; expires: string }> {
+    if (typeof notify !== 'string' || notify.length > 1024) throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: 'notify must be a URL string' });
+    let u: URL;
+    try {
+      u = new URL(notify);
+    } catch {
+      throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: `notify ${JSON.stringify(notify)} is not an absolute URL` });
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.search || u.hash) throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: `notify ${notify} must be a plain http(s) URL` });
+    const url = u.toString();
+    if (!subscribers.has(url) && subscribers.size >= maxSubscribers) {
+      noticeTargets();
+      if (subscribers.size >= maxSubscribers) throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: `the origin already has ${maxSubscribers} subscribers` });
+    }
+    if (verifying >= 8) throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: 'too many subscriptions being checked; try again' });
+    verifying++;
+    try {
+      const challenge = randomBytes(16).toString('hex');
+      const res = await request(`${url}?challenge=${challenge}`, { dispatcher: pushAgent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }).catch(() => undefined);
+      const text = res ? await readLimited(res.body, 256) : '';
+      if (!res || res.statusCode !== 200 || text.trim() !== challenge) throw new PeerwebError('PW_ERR_MIRROR_SUBSCRIBE', { reason: `${url} did not echo the challenge` });
+    } finally {
+      verifying--;
+    }
+    const expires = now() + subscriptionMs;
+    subscribers.delete(url);
+    subscribers.set(url, expires);
+    return { notify: url, expires: new Date(expires).toISOString() };
   }
 
   async function handleWellKnown(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const sub = url.pathname.slice(WELL_KNOWN.length);
     const method = req.method ?? 'GET';
     if (sub === 'mirrors' && (method === 'GET' || method === 'HEAD')) return sendSigned(res, map(), 'peerweb-map');
+    if (sub === 'delisted' && (method === 'GET' || method === 'HEAD')) {
+      if (!opts.key?.privateKey) throw new PeerwebError('PW_ERR_SIGNATURE_MISSING', { reason: 'delisting notices need the publisher private key' });
+      const { body, headers } = signNotice(buildNotice(publicBase, seq, registry.delistings(), now()), opts.key, 'response');
+      res.writeHead(200, { ...headers, 'content-length': String(body.length), 'cache-control': 'no-cache' });
+      res.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (sub === 'subscriptions' && method === 'POST') {
+      const body = (await readJson(req)) as { notify?: unknown } | null;
+      return sendJson(res, 202, { ...(await subscribe(body?.notify)), seq });
+    }
     if (sub === 'index' && (method === 'GET' || method === 'HEAD')) {
       const prefix = url.searchParams.get('prefix') ?? '/';
       if (!isSafePath(prefix)) throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: `prefix ${JSON.stringify(prefix)} is not an absolute path` });
@@ -258,6 +400,8 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
       const e = Number(body?.range?.end);
       const range = Number.isSafeInteger(s) && Number.isSafeInteger(e) && s >= 0 && e >= s ? { start: s, end: e } : undefined;
       const result = await auditor.audit(rec.base, { path, ...(range ? { range } : {}) });
+      // The answer comes once the delisting (if any) has left every list this node hands out (its cache purged).
+      await settled();
       return sendJson(res, 202, { audited: result !== undefined, verdict: result?.verdict ?? null, state: rec.state });
     }
     throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path: url.pathname });
@@ -347,12 +491,28 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
   }
 
   return {
-    registry, auditor, describe, decorate, handle, serve, offer, push, map,
+    registry, auditor, describe, decorate, handle, serve, offer, push, map, notifyAll, settled,
     async close() {
       if (closed) return;
+      await settled(true);
       closed = true;
       await auditor.close();
       await pushAgent.close();
     },
   };
+}
+
+async function readLimited(body: AsyncIterable<unknown> & { destroy?: () => void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = c as Buffer;
+    chunks.push(b);
+    n += b.length;
+    if (n > limit) {
+      body.destroy?.();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }

@@ -47,7 +47,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
     ? await createDiskStore({ dir: join(resolve(config.data), 'cache'), maxBytes: config['cache.disk'], maxObjectSize: config['cache.maxObjectSize'], logger })
     : null;
   const store = createTieredStore(memory, disk, { memoryMaxObjectSize: config['cache.memoryMaxObjectSize'] }) as CacheStore & SyncPeek;
-  const roles = await setUpRoles(config, logger);
+  const roles = await setUpRoles(config, logger, { purgeTag: (tag) => store.purgeTag(tag), metrics });
   if (roles.internalOrigin) config = Object.freeze({ ...config, origin: roles.internalOrigin });
   const forward = !config.origin && config.origins.length === 0;
   const upstream: Upstream = createUpstream({
@@ -69,6 +69,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   const services: LocalService[] = [
     { name: 'directory', scope: 'well-known', covers: (u) => u.pathname === '/.well-known/peerweb/directory', handle: dirHandler },
     { name: 'archive-holder', scope: 'well-known', covers: (u) => u.pathname.startsWith('/.well-known/peerweb/archives/'), handle: holder },
+    ...roles.services,
     ...(sites.length > 0
       ? [{
           name: 'archive-sites',
@@ -90,7 +91,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
   const proxy = createProxy({ config, store, upstream, metrics, accessLog, logger, hooks });
   const peers = await wirePeers(config, { upstream, metrics, logger, freshInMemory: proxy.freshInMemory });
   // Misses go to mirrors first (when asked to), then to peers, then to the origin.
-  const sources = [mirrorFetchHook(config, { upstream, metrics }), peers.fetchFrom].filter((f) => f !== undefined);
+  const sources = [mirrorFetchHook(config, { upstream, metrics, ...(roles.notices ? { notices: roles.notices } : {}) }), peers.fetchFrom].filter((f) => f !== undefined);
   fetchFrom = sources.length === 0 ? undefined : async (...args) => {
     for (const source of sources) {
       const r = await source(...args);

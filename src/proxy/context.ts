@@ -15,8 +15,8 @@ import type { FlightTable } from './collapse.js';
  * Every hook is optional; a node without roles is a plain caching proxy.
  */
 export interface ProxyHooks {
-  /** Admission of outside clients (rate limits, address rules): an error refuses the request before anything else. */
-  readonly admit?: (req: IncomingRequest) => PeerwebError | undefined;
+  /** Admission of outside clients (rate limits, address rules, credentials): an error refuses the request before anything else. */
+  readonly admit?: (req: IncomingRequest) => PeerwebError | undefined | Promise<PeerwebError | undefined>;
   /** Answers requests meant for the node itself or a role (well-known endpoints, archive sites); true when handled. */
   readonly local?: (req: IncomingRequest, res: OutgoingResponse, url: () => URL | null) => boolean | Promise<boolean>;
   /** Adjusts a response from upstream before it is stored and delivered (origin front: digests, mirror links). */

@@ -17,7 +17,7 @@ export function fail(tx: Transaction, err: unknown): 'done' {
   if (!isPeerwebError(err)) tx.ctx.logger.error({ err, url: tx.req.target }, 'internal error');
   tx.ctx.metrics.inc('peerweb_errors_total', 1, e.code);
   const status = e.status || 500;
-  if (tx.tag !== 'DENIED') tx.tag = status === 403 || status === 508 || status === 429 ? 'DENIED' : 'ERROR';
+  if (tx.tag !== 'DENIED') tx.tag = status === 401 || status === 403 || status === 508 || status === 429 ? 'DENIED' : 'ERROR';
   tx.status = status;
   if (tx.res.headersSent) {
     tx.res.abort(e);
@@ -30,6 +30,8 @@ export function fail(tx: Transaction, err: unknown): 'done' {
     ]);
     const retryAfter = e.details.retryAfter;
     if (typeof retryAfter === 'number') h.set('Retry-After', String(retryAfter));
+    const challenge = e.details.challenge;
+    if (status === 401 && typeof challenge === 'string' && challenge) h.set('WWW-Authenticate', challenge);
     tx.res.writeHead(status, h);
     tx.res.end(body);
     tx.bytes += body.length;

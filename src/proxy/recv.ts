@@ -13,8 +13,15 @@ export function recv(tx: Transaction): Step | Promise<Step> {
   const { req, ctx } = tx;
   if (ctx.hooks.admit) {
     const refused = ctx.hooks.admit(req);
+    // A check that needs to wait (a password hash) settles before anything else happens.
+    if (refused instanceof Promise) return refused.then((r) => { if (r) throw r; return admitted(tx); });
     if (refused) throw refused;
   }
+  return admitted(tx);
+}
+
+function admitted(tx: Transaction): Step | Promise<Step> {
+  const { req, ctx } = tx;
   if (req.method === 'CONNECT') {
     if (!ctx.forwardMode) throw new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method: 'CONNECT' });
     return 'tunnel';
