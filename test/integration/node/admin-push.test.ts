@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatePublisherKey, publicKeyBase64, saveKey } from '../../../src/integrity/keys.js';
-import { startNode, type TestNode } from '../../helpers/node.js';
+import type { TestNode } from '../../helpers/node.js';
+import { mirrorsListed, startPublisher } from '../../helpers/publisher.js';
 import { waitFor } from '../../helpers/origin.js';
 
 interface PushAnswer { ok: boolean; results: { path: string; mirrors: { url: string; status: number | null }[]; error?: string }[]; error?: string }
@@ -15,24 +14,12 @@ async function push(n: TestNode, query: string): Promise<{ status: number; body:
 }
 
 test('admin POST /push on an origin front pre-warms its mirrors with signed PUTs; bad calls get clear errors', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-admin-push-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeFileSync(join(tmp, 'a.txt'), 'first file');
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': tmp, 'mirror.key': privateFile });
-  nodes.push(origin);
-  const mirror = await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey) });
-  nodes.push(mirror);
-  await waitFor(async () => {
-    const r = await fetch(`${origin.base}/.well-known/peerweb/mirrors`, { headers: { 'cache-control': 'no-cache' } });
-    return ((await r.json()) as { mirrors: unknown[] }).mirrors.length === 1;
-  }, 'the mirror to be listed', 20_000);
+  const { origin, originKey, site, start } = await startPublisher(t, { 'a.txt': 'first file' });
+  const mirror = await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': originKey });
+  await waitFor(async () => (await mirrorsListed(origin)).length === 1, 'the mirror to be listed', 20_000);
 
   // A file published after the mirror synced: the push puts it there before any crowd asks.
-  writeFileSync(join(tmp, 'late.txt'), 'published later');
+  writeFileSync(join(site, 'late.txt'), 'published later');
   const r = await push(origin, 'path=/late.txt');
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.ok, true);

@@ -2,14 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fieldReader, generatePublisherKey, publicKeyBase64, saveKey } from '../../../src/integrity/index.js';
+import { fieldReader, generatePublisherKey } from '../../../src/integrity/index.js';
 import { parseSingleRange, verifyNotice } from '../../../src/mirror/index.js';
-import { startNode, type TestNode } from '../../helpers/node.js';
+import type { TestNode } from '../../helpers/node.js';
 import { waitFor } from '../../helpers/origin.js';
+import { startPublisher } from '../../helpers/publisher.js';
 
 interface MirrorMap { mirrors: { base: string }[] }
 
@@ -46,35 +44,21 @@ async function metricsText(node: TestNode): Promise<string> {
 }
 
 test('one failed audit delists a mirror everywhere at once: map, the origin node\'s cached links, and a caching node fed a stale list by a cache in between', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-delist-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  const site = join(tmp, 'site');
-  mkdirSync(site);
   const files: Record<string, Buffer> = { '/a.bin': randomBytes(200_000), '/b.bin': randomBytes(150_000), '/c.bin': randomBytes(120_000) };
-  for (const [p, b] of Object.entries(files)) writeFileSync(join(site, p), b);
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-  const pub = publicKeyBase64(key.publicKey);
-  const nodes: TestNode[] = [];
   const liar = await startTurncoat(files);
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); await liar.close(); });
-
-  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile, 'mirror.delistCooldown': '1h' });
-  nodes.push(origin);
+  t.after(() => liar.close());
+  const { origin, key, originKey: pub, start } = await startPublisher(t, files, { 'mirror.delistCooldown': '1h' });
   const offer = (base: string) => fetch(`${origin.base}/.well-known/peerweb/offers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ base, prefixes: ['/'] }) });
   assert.equal((await offer(liar.base)).status, 202, 'the turncoat is audited honest and listed first (priority 1)');
-  const honest = await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': pub });
-  nodes.push(honest);
+  const honest = await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': pub });
   const mapUrl = `${origin.base}/.well-known/peerweb/mirrors`;
   const listed = async () => ((await (await fetch(mapUrl)).json()) as MirrorMap).mirrors.map((m) => m.base);
   await waitFor(async () => (await listed()).length === 2, 'both mirrors to be listed', 20_000);
   assert.equal((await listed())[0], liar.base);
 
   // A shared cache in between (any HTTP cache), and behind it a caching node that takes misses from mirrors.
-  const middle = await startNode({ origin: origin.base });
-  nodes.push(middle);
-  const cache = await startNode({ origin: middle.base, 'mirror.fetchFromMirrors': true, 'mirror.originKey': pub });
-  nodes.push(cache);
+  const middle = await start({ origin: origin.base });
+  const cache = await start({ origin: middle.base, 'mirror.fetchFromMirrors': true, 'mirror.originKey': pub });
   const a = await cache.get('/a.bin');
   assert.ok(a.body.equals(files['/a.bin'] as Buffer));
   assert.ok(liar.state.gets.includes('GET /m/a.bin'), 'the caching node used the turncoat while it was honest');
@@ -129,17 +113,8 @@ test('one failed audit delists a mirror everywhere at once: map, the origin node
 });
 
 test('delisting notices: a forged, tampered or replayed notice is refused by a node; reports go to the origin it serves', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-delist2-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeFileSync(join(tmp, 'a.txt'), 'a');
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': tmp, 'mirror.key': privateFile });
-  nodes.push(origin);
-  const cache = await startNode({ origin: origin.base, 'mirror.fetchFromMirrors': true, 'mirror.originKey': publicKeyBase64(key.publicKey) });
-  nodes.push(cache);
+  const { origin, key, originKey, start } = await startPublisher(t, { 'a.txt': 'a' });
+  const cache = await start({ origin: origin.base, 'mirror.fetchFromMirrors': true, 'mirror.originKey': originKey });
   const { buildNotice, signNotice } = await import('../../../src/mirror/index.js');
   const liar = { authority: 'http://127.0.0.1:9', bases: ['http://127.0.0.1:9/m/'], reason: 'r', at: Date.now(), until: Date.now() + 60_000 };
   const post = (s: { body: Buffer; headers: Record<string, string> }) => cache.get('/.well-known/peerweb/delisted', s.headers, 'POST', s.body.toString());

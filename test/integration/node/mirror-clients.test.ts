@@ -1,42 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { generatePublisherKey, publicKeyBase64, saveKey } from '../../../src/integrity/keys.js';
 import { hashPassword, newToken, pushFromOrigin } from '../../../src/mirror/index.js';
 import { Agent, request } from 'undici';
-import { startNode, type TestNode } from '../../helpers/node.js';
 import { waitFor } from '../../helpers/origin.js';
-
-interface MirrorMap { mirrors: { base: string }[] }
+import { mirrorsListed, startPublisher } from '../../helpers/publisher.js';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 test('a mirror node restricted by credentials: 401 + WWW-Authenticate without them, 200 with a token or a password, its own rate bucket per credential, and the origin never locked out', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-clients-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  const site = join(tmp, 'site');
   const file = randomBytes(100_000);
-  mkdirSync(site);
-  writeFileSync(join(site, 'a.bin'), file);
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
+  const { origin, key, originKey, start } = await startPublisher(t, { 'a.bin': file });
   const ci = newToken('ci');
   const alice = await hashPassword('alice', 'correct horse', { log2n: 10, r: 8, p: 1 });
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile });
-  nodes.push(origin);
   // Nothing exempt: the origin's audits and pushes come from 127.0.0.1 like every test client.
-  const mirror = await startNode({
-    'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey), 'mirror.exemptClients': [],
+  const mirror = await start({
+    'mirror.mirror': [origin.base], 'mirror.originKey': originKey, 'mirror.exemptClients': [],
     'mirror.clients.tokens': [ci.entry], 'mirror.clients.users': [alice], 'mirror.rate': 0.01, 'mirror.burst': 3,
   });
-  nodes.push(mirror);
-  const mapUrl = `${origin.base}/.well-known/peerweb/mirrors`;
   // The first audit is refused (401) as anonymous, then sent signed by the publisher key and admitted.
-  await waitFor(async () => ((await (await fetch(mapUrl)).json()) as MirrorMap).mirrors.length === 1, 'the restricted mirror to pass its audit and be listed', 20_000);
+  await waitFor(async () => (await mirrorsListed(origin)).length === 1, 'the restricted mirror to pass its audit and be listed', 20_000);
   const path = `/m/${new URL(origin.base).host}/a.bin`;
   // The test's client comes from another loopback address than the origin, so each has its own address bucket.
   const agent = new Agent({ localAddress: '127.0.0.2' });
@@ -81,21 +63,11 @@ test('a mirror node restricted by credentials: 401 + WWW-Authenticate without th
 });
 
 test('a mirror node with address ranges and credentials lets a client in when either matches', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-clients2-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeFileSync(join(tmp, 'a.txt'), 'hello');
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
+  const { origin, originKey, start } = await startPublisher(t, { 'a.txt': 'hello' });
   const ci = newToken('ci');
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': tmp, 'mirror.key': privateFile });
-  nodes.push(origin);
-  const common = { 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey), 'mirror.exemptClients': [], 'mirror.clients.tokens': [ci.entry] };
-  const inRange = await startNode({ ...common, 'mirror.allowClients': ['127.0.0.0/8'] });
-  nodes.push(inRange);
-  const outOfRange = await startNode({ ...common, 'mirror.allowClients': ['10.0.0.0/8'] });
-  nodes.push(outOfRange);
+  const common = { 'mirror.mirror': [origin.base], 'mirror.originKey': originKey, 'mirror.exemptClients': [], 'mirror.clients.tokens': [ci.entry] };
+  const inRange = await start({ ...common, 'mirror.allowClients': ['127.0.0.0/8'] });
+  const outOfRange = await start({ ...common, 'mirror.allowClients': ['10.0.0.0/8'] });
   const path = `/m/${new URL(origin.base).host}/a.txt`;
   await waitFor(async () => (await inRange.get(path)).status === 200, 'the mirror in range to have synced', 20_000);
   assert.equal((await inRange.get(path, { authorization: 'Bearer wrong' })).status, 200, 'the address matches: bad credentials do not matter');

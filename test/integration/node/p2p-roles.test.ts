@@ -1,45 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { generatePublisherKey, publicKeyBase64, saveKey } from '../../../src/integrity/keys.js';
 import { getVerified } from '../../../src/client/index.js';
-import { startNode, type TestNode } from '../../helpers/node.js';
 import { waitFor } from '../../helpers/origin.js';
-
-interface MirrorMap { mirrors: { base: string; prefixes: string[] }[] }
+import { mirrorsListed, startPublisher } from '../../helpers/publisher.js';
 
 test('peerweb start roles: a published folder, two mirror nodes that sync and offer themselves, and a verifying client served by them', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-roles-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  const site = join(tmp, 'site');
-  mkdirSync(join(site, 'files'), { recursive: true });
   const big = randomBytes(3 * 1024 * 1024 + 17);
-  writeFileSync(join(site, 'files', 'big.bin'), big);
-  writeFileSync(join(site, 'index.html'), '<h1>hello</h1>');
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile, 'mirror.pieceThreshold': '1MiB', 'mirror.pieceSize': '256KiB' });
-  nodes.push(origin);
+  const { origin, key, originKey, tmp, start } = await startPublisher(t, { 'files/big.bin': big, 'index.html': '<h1>hello</h1>' }, { 'mirror.pieceThreshold': '1MiB', 'mirror.pieceSize': '256KiB' });
   const page = await origin.get('/index.html');
   assert.equal(page.text, '<h1>hello</h1>');
   assert.match(String(page.headers['repr-digest']), /^sha-256=:/, 'the origin front adds Repr-Digest');
-  for (let i = 0; i < 2; i++) {
-    nodes.push(await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey) }));
-  }
-  const mapUrl = `${origin.base}/.well-known/peerweb/mirrors`;
-  await waitFor(async () => {
-    const r = await fetch(mapUrl, { headers: { 'cache-control': 'no-cache' } });
-    return ((await r.json()) as MirrorMap).mirrors.length === 2;
-  }, 'both mirrors to be listed by the origin', 20_000);
+  const m1 = await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': originKey });
+  await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': originKey });
+  await waitFor(async () => (await mirrorsListed(origin)).length === 2, 'both mirrors to be listed by the origin', 20_000);
 
   // A mirror serves the exact bytes on its own URL (through its cache).
-  const m1 = nodes[1] as TestNode;
   const copy = await m1.get(`/m/${new URL(origin.base).host}/files/big.bin`);
   assert.equal(copy.status, 200);
   assert.ok(copy.body.equals(big));
@@ -53,16 +31,9 @@ test('peerweb start roles: a published folder, two mirror nodes that sync and of
 });
 
 test('a mirror node refuses outside clients beyond its rate with 429 and Retry-After', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-rate-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  writeFileSync(join(tmp, 'a.txt'), 'a');
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-  const origin = await startNode({ 'mirror.serve': tmp, 'mirror.key': privateFile });
-  t.after(() => origin.stop());
+  const { origin, originKey, start } = await startPublisher(t, { 'a.txt': 'a' });
   // Loopback is exempt by default; exempt nothing so the test client counts as an outsider.
-  const mirror = await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey), 'mirror.rate': 1, 'mirror.burst': 2, 'mirror.exemptClients': [] });
-  t.after(() => mirror.stop());
+  const mirror = await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': originKey, 'mirror.rate': 1, 'mirror.burst': 2, 'mirror.exemptClients': [] });
   const codes: number[] = [];
   let retryAfter: string | undefined;
   for (let i = 0; i < 5; i++) {
@@ -75,25 +46,11 @@ test('a mirror node refuses outside clients beyond its rate with 429 and Retry-A
 });
 
 test('a caching node with fetch-from-mirrors takes a miss from the mirrors, verified, and the origin sends headers only', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pw-mfetch-'));
-  t.after(() => rmSync(tmp, { recursive: true, force: true }));
-  const site = join(tmp, 'site');
-  mkdirSync(site);
   const file = randomBytes(2 * 1024 * 1024);
-  writeFileSync(join(site, 'file.bin'), file);
-  const key = generatePublisherKey();
-  const { privateFile } = saveKey(key, join(tmp, 'key'));
-  const nodes: TestNode[] = [];
-  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); });
-  const origin = await startNode({ 'mirror.serve': site, 'mirror.key': privateFile });
-  nodes.push(origin);
-  nodes.push(await startNode({ 'mirror.mirror': [origin.base], 'mirror.originKey': publicKeyBase64(key.publicKey) }));
-  await waitFor(async () => {
-    const r = await fetch(`${origin.base}/.well-known/peerweb/mirrors`, { headers: { 'cache-control': 'no-cache' } });
-    return ((await r.json()) as MirrorMap).mirrors.length === 1;
-  }, 'the mirror to be listed', 20_000);
-  const cache = await startNode({ origin: origin.base, 'mirror.fetchFromMirrors': true });
-  nodes.push(cache);
+  const { origin, originKey, start } = await startPublisher(t, { 'file.bin': file });
+  await start({ 'mirror.mirror': [origin.base], 'mirror.originKey': originKey });
+  await waitFor(async () => (await mirrorsListed(origin)).length === 1, 'the mirror to be listed', 20_000);
+  const cache = await start({ origin: origin.base, 'mirror.fetchFromMirrors': true });
   const before = origin.node.metrics.get('peerweb_client_bytes_sent_total');
   const r = await cache.get('/file.bin');
   assert.equal(r.status, 200);
