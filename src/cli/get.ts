@@ -13,19 +13,25 @@ export const command: Subcommand = {
   usage: `Usage: peerweb get URL [-o FILE] [--digest sha-256=:BASE64:] [--mirror URL]... [options]
 
 Learns the expected digest (HEAD at the origin, or --digest), asks the origin for its mirrors,
-downloads in parallel ranges from several mirrors, verifies every piece (Metalink piece hashes),
-re-fetches a bad piece elsewhere and reports the mirror, falls back to the origin, and resumes an
-interrupted run. The output file appears only once every byte is verified.
+downloads in parallel ranges from several mirrors, verifies every piece as it arrives (Metalink
+piece hashes, else the whole-file hash computed in order), re-fetches a bad piece elsewhere and
+reports the mirror, falls back to the origin, and resumes an interrupted run. The output file
+appears only once every byte is verified.
 
 Options:
   -o, --output FILE   Output file (default: last path segment of URL)
   --digest D          Expected digest: sha-256=:BASE64:, SHA-256=BASE64 or 64 hex digits
   --mirror URL        An extra mirror URL of the resource (repeatable)
   --origin-key KEY    Publisher public key (base64 p= value or PEM file): when the origin is down,
-                      the digest is read from its signed index as kept by a --mirror
+                      the digest is read from its signed index as kept by a --mirror. Without it
+                      the key is taken from the TXT record _peerweb-key.<host> of the URL's host
+  --dns IP[:PORT]     DNS server for that record (default: the system resolvers)
   --parallel N        Concurrent range requests (1-32, default 4)
   --timeout T         Per-request timeout (default 30s)
   --no-report         Do not report bad mirrors to the origin
+  --no-fsync          Do not flush the file to disk before renaming it into place (as curl and
+                      wget do): faster, but after a power loss or system crash FILE may be empty
+                      or incomplete
   --quiet             No progress bar or summary
 
 Exit codes: 0 done; 1 other error; 2 usage; 3 expected digest unknown; 4 no source delivered
@@ -33,7 +39,8 @@ verified bytes; 130 interrupted (run again to resume).`,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const flags = parseFlags(argv, {
       output: { type: 'string', short: 'o' }, digest: { type: 'string' }, mirror: { type: 'string', multiple: true },
-      'origin-key': { type: 'string' }, parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' }, quiet: { type: 'boolean' },
+      'origin-key': { type: 'string' }, dns: { type: 'string' }, parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' },
+      'no-fsync': { type: 'boolean' }, quiet: { type: 'boolean' },
     }, false);
     const [url, ...extra] = flags.positionals;
     if (!url || extra.length) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'peerweb get takes exactly one URL' });
@@ -65,6 +72,11 @@ verified bytes; 130 interrupted (run again to resume).`,
         throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--origin-key: ${(err as Error).message}` });
       }
     }
+    const { getVerified, parseDnsServer, publisherKeysFromDns } = await import('../client/index.js');
+    const dns = typeof flags.own.dns === 'string' ? parseDnsServer(flags.own.dns) : undefined;
+    if (flags.own.dns !== undefined && dns === undefined) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: '--dns needs IP[:PORT]' });
+    // Without --origin-key the key comes from DNS, asked only if it is needed (origin down, no --digest).
+    const lookupOriginKeys = originKeys.length ? undefined : () => publisherKeysFromDns(u.hostname, { server: dns, timeoutMs: Math.min(timeoutMs, 5000) });
     const mirrors = Array.isArray(flags.own.mirror) ? flags.own.mirror.map(String) : [];
     const quiet = flags.own.quiet === true;
     const tty = !quiet && (io.stderr as { isTTY?: boolean }).isTTY === true;
@@ -74,10 +86,10 @@ verified bytes; 130 interrupted (run again to resume).`,
       bar = new SingleBar({ format: 'peerweb get [{bar}] {percentage}% {value}/{total} bytes', stream: io.stderr as NodeJS.WritableStream, hideCursor: true }, Presets.shades_classic);
     }
     let started = false;
-    const { getVerified } = await import('../client/index.js');
     try {
       const r = await getVerified({
-        url, out, parallel, timeoutMs, mirrors, originKeys, report: flags.own['no-report'] !== true,
+        url, out, parallel, timeoutMs, mirrors, originKeys, report: flags.own['no-report'] !== true, fsync: flags.own['no-fsync'] !== true,
+        ...(lookupOriginKeys ? { lookupOriginKeys } : {}),
         ...(digest ? { digest } : {}), ...(io.signal ? { signal: io.signal } : {}),
         onProgress: (done, total) => {
           if (!bar) return;

@@ -1,4 +1,4 @@
-import { PeerwebError } from '../errors/index.js';
+import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import { loadPublicKey } from '../integrity/index.js';
 import { parseFlags } from './flags.js';
 import type { CliIo, Subcommand } from './io.js';
@@ -17,22 +17,28 @@ export function parseMirrorSpec(spec: string): { origin: string; prefix: string 
 
 export const command: Subcommand = {
   summary: 'Copy or update mirrored prefixes from their origin (only what changed)',
-  usage: `Usage: peerweb mirror sync ORIGIN[/PREFIX/]... --dir DIR --origin-key KEY [--base URL] [--offer]
+  usage: `Usage: peerweb mirror sync ORIGIN[/PREFIX/]... --dir DIR [--origin-key KEY | --dns IP[:PORT]] [--base URL] [--offer]
 
-Reads the origin's signed index of each prefix (/.well-known/peerweb/index), fetches only entries
-whose digest changed, verifies each against the index, and stores the copy under DIR (content
-addressed). Entries removed at the origin are removed here.
+Reads the origin's signed index of each prefix (/.well-known/peerweb/index), checks its signature
+with the publisher key, fetches only entries whose digest changed, verifies each against the
+index, and stores the copy under DIR (content addressed). Entries removed at the origin are
+removed here.
 
 Options:
   --dir DIR          Folder of the mirror copy (created if needed)
-  --origin-key KEY   Origin publisher public key: base64 p= value or PEM file
+  --origin-key KEY   Origin publisher public key: base64 p= value or PEM file. Without it the key
+                     is taken from the TXT record _peerweb-key.<host> of the origin's host
+  --dns IP[:PORT]    DNS server for that record (default: the system resolvers)
   --allow-unsigned   Accept an unsigned index (closed networks and tests only)
   --base URL         Public base URL of this mirror for the origin (used with --offer)
   --offer            After syncing, offer this mirror to the origin
-  --quiet            No progress bar or summary`,
+  --quiet            No progress bar or summary
+
+Exit codes: 0 done; 1 an entry or the sync failed; 2 usage; 3 no publisher key (none given and
+none found in DNS).`,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const flags = parseFlags(argv, {
-      dir: { type: 'string' }, 'origin-key': { type: 'string' }, 'allow-unsigned': { type: 'boolean' }, base: { type: 'string' },
+      dir: { type: 'string' }, 'origin-key': { type: 'string' }, dns: { type: 'string' }, 'allow-unsigned': { type: 'boolean' }, base: { type: 'string' },
       offer: { type: 'boolean' }, quiet: { type: 'boolean' },
     }, false);
     if (!flags.positionals.length || typeof flags.own.dir !== 'string') throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'peerweb mirror sync needs ORIGIN[/PREFIX/] and --dir' });
@@ -40,6 +46,9 @@ Options:
     const origins = [...new Set(specs.map((s) => s.origin))];
     if (origins.length !== 1) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'sync one origin at a time' });
     const origin = origins[0] as string;
+    const { parseDnsServer, publisherKeysFromDns } = await import('../client/index.js');
+    const dns = typeof flags.own.dns === 'string' ? parseDnsServer(flags.own.dns) : undefined;
+    const quiet = flags.own.quiet === true;
     const keys = [];
     if (typeof flags.own['origin-key'] === 'string') {
       try {
@@ -48,10 +57,18 @@ Options:
         throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--origin-key: ${(err as Error).message}` });
       }
     } else if (flags.own['allow-unsigned'] !== true) {
-      throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: 'give --origin-key (or --allow-unsigned on a closed network)' });
+      // The publisher key from DNS: _peerweb-key.<host> TXT.
+      const host = new URL(origin).hostname;
+      try {
+        keys.push(...await publisherKeysFromDns(host, { server: dns }));
+      } catch (err) {
+        if (!isPeerwebError(err, 'PW_ERR_ORIGIN_KEY_UNKNOWN')) throw err;
+        io.stderr.write(`peerweb: ${err.message} [${err.code}]\n`);
+        return 3;
+      }
+      if (!quiet) io.stderr.write(`peerweb: publisher key${keys.length > 1 ? 's' : ''} of ${host} from DNS: ${keys.map((k) => k.keyId).join(', ')}\n`);
     }
     const base = typeof flags.own.base === 'string' ? flags.own.base : `http://127.0.0.1:8080/${new URL(origin).host}/`;
-    const quiet = flags.own.quiet === true;
     const { createMirror } = await import('../mirror/index.js');
     const mirror = createMirror({
       origin, prefixes: specs.map((s) => s.prefix), base: base.endsWith('/') ? base : `${base}/`, originKeys: keys, dir: flags.own.dir,

@@ -1,0 +1,260 @@
+import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { request, type Dispatcher } from 'undici';
+import { PeerwebError } from '../errors/index.js';
+import { digestEquals, pieceCount, pieceRange, sha256, type Sha256 } from '../integrity/index.js';
+
+/** One place bytes may come from. */
+export interface Source {
+  readonly url: string;
+  readonly priority?: number;
+  readonly origin?: boolean;
+}
+
+/** Bounds of how often one piece is tried before the download gives up. */
+export const MAX_TRIES_PER_PIECE = 68;
+
+const subtle = globalThis.crypto.subtle;
+
+/** What the range engine needs: where to write, how to choose sources, and the checks to apply. */
+export interface RangeJob {
+  readonly url: string;
+  readonly size: number;
+  readonly pieceSize: number;
+  /** The temp file the pieces are written into (never the output). */
+  readonly tmp: string;
+  /** Progress file beside `tmp`: the pieces already done, for a resumed run. */
+  readonly stateFile: string;
+  /** Identifies what the state file is about (the expected digest, hex); a mismatch starts over. */
+  readonly stateKey: string;
+  readonly parallel: number;
+  readonly dispatcher: Dispatcher;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Flush the temp file to disk before returning. */
+  readonly fsync: boolean;
+  /** The source for the next piece, given how many requests each source has running; undefined when none is usable. */
+  pick(active: ReadonlyMap<string, number>): Source | undefined;
+  /** Why no source is left (for the error). */
+  noSourceReason(): string;
+  /**
+   * The SHA-256 each piece must have (Metalink piece hashes): every piece is hashed as soon as it
+   * arrived, on the thread pool, and refused (the source reported through onBad) when it differs;
+   * kept pieces of an earlier run are checked the same way. Without it every piece is accepted as received (the
+   * caller checks the whole file).
+   */
+  readonly pieceHash?: (index: number) => Sha256;
+  onGood(source: string, bytes: number, ms: number): void;
+  onFailed(source: string, reason: string): void;
+  onBad(source: string, index: number, range: { start: number; end: number }): Promise<void>;
+  /** A piece was accepted and written (its bytes are in `buf`). */
+  onPiece(index: number, source: Source, buf: Buffer): void;
+  /** Pieces kept from an earlier run (they are in `tmp`, not in memory). */
+  onKept?(indices: readonly number[]): void;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface RangeOutcome {
+  readonly bytesFrom: Record<string, number>;
+  readonly originBytes: number;
+  readonly keptPieces: number;
+}
+
+interface PartState { digest: string; size: number; pieceSize: number; done: number[] }
+
+function abortError(url: string): PeerwebError {
+  return new PeerwebError('PW_ERR_GET_INTERRUPTED', { url });
+}
+
+/** GET of one byte range into a buffer of exactly its length; throws on a wrong status, range or length. */
+export async function fetchRange(url: string, range: { start: number; end: number }, o: { dispatcher: Dispatcher; timeoutMs: number; signal?: AbortSignal | undefined }): Promise<Buffer> {
+  const res = await request(url, {
+    dispatcher: o.dispatcher, signal: o.signal, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
+    headers: { 'accept-encoding': 'identity', range: `bytes=${range.start}-${range.end}` },
+  });
+  if (res.statusCode !== 206) {
+    await res.body.dump().catch(() => undefined);
+    throw new Error(`status ${res.statusCode}`);
+  }
+  const cr = String(res.headers['content-range'] ?? '');
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(cr);
+  if (!m || Number(m[1]) !== range.start || Number(m[2]) !== range.end) {
+    await res.body.dump().catch(() => undefined);
+    throw new Error(`Content-Range ${JSON.stringify(cr)} does not match the request`);
+  }
+  const len = range.end - range.start + 1;
+  const buf = Buffer.allocUnsafe(len);
+  let n = 0;
+  for await (const c of res.body) {
+    const chunk = c as Buffer;
+    if (n + chunk.length > len) {
+      res.body.destroy();
+      throw new Error(`more than ${len} bytes`);
+    }
+    chunk.copy(buf, n);
+    n += chunk.length;
+  }
+  if (n !== len) throw new Error(`${n} of ${len} bytes`);
+  return buf;
+}
+
+/**
+ * The transfer engine of `peerweb get`: fetches `size` bytes as pieces of `pieceSize` in parallel
+ * ranges from the sources `pick` chooses, checks each piece against `pieceHash` when given (hashed
+ * on the thread pool as soon as it arrived, while the worker receives its next piece), writes it
+ * into `tmp`, and keeps the list of finished pieces in `stateFile` so an interrupted run resumes.
+ * It never touches the output: getVerified renames `tmp` only once the whole file is proven.
+ */
+export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
+  const { size, pieceSize } = job;
+  const count = pieceCount(size, pieceSize);
+  const done = new Set<number>();
+  const bytesFrom: Record<string, number> = {};
+  let keptPieces = 0;
+  let fh: FileHandle;
+  // Resume: keep the pieces listed in the state file that still check out.
+  const prev = await readFile(job.stateFile, 'utf8').then((t) => JSON.parse(t) as PartState).catch(() => undefined);
+  if (prev && prev.digest === job.stateKey && prev.size === size && prev.pieceSize === pieceSize && Array.isArray(prev.done)) {
+    fh = await open(job.tmp, 'r+').catch(() => open(job.tmp, 'w+'));
+    for (const i of prev.done.slice(0, count)) {
+      if (!Number.isSafeInteger(i) || i < 0 || i >= count || done.has(i)) continue;
+      const r = pieceRange(i, size, pieceSize);
+      const buf = Buffer.alloc(r.end - r.start + 1);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, r.start);
+      if (bytesRead === buf.length && (!job.pieceHash || digestEquals(sha256(buf), job.pieceHash(i)))) done.add(i);
+    }
+    keptPieces = done.size;
+    if (keptPieces) job.onKept?.([...done]);
+  } else {
+    fh = await open(job.tmp, 'w+');
+  }
+  let doneBytes = [...done].reduce((s, i) => { const r = pieceRange(i, size, pieceSize); return s + r.end - r.start + 1; }, 0);
+  let originBytes = 0;
+  let stateDirty = false;
+  let lastSave = performance.now();
+  let stateWriting: Promise<void> = Promise.resolve();
+  const saveState = () => {
+    stateDirty = true;
+    stateWriting = stateWriting.then(async () => {
+      if (!stateDirty) return;
+      stateDirty = false;
+      const s: PartState = { digest: job.stateKey, size, pieceSize, done: [...done].sort((a, b) => a - b) };
+      await writeFile(`${job.stateFile}.tmp`, JSON.stringify(s));
+      await rename(`${job.stateFile}.tmp`, job.stateFile);
+    });
+    return stateWriting;
+  };
+  const queue: number[] = [];
+  for (let i = 0; i < count; i++) if (!done.has(i)) queue.push(i);
+  const attempts = new Map<number, number>();
+  const active = new Map<string, number>();
+  let fatal: PeerwebError | undefined;
+  job.onProgress?.(doneBytes, size);
+
+  /** Checks and writes one received piece; runs while the worker already fetches its next piece. */
+  const finish = async (i: number, src: Source, buf: Buffer, r: { start: number; end: number }, ms: number): Promise<void> => {
+    // The piece is hashed on the thread pool (while this worker already receives its next piece)
+    // and written at the same time; a bad piece in the temp file counts for nothing and is
+    // overwritten by the next try.
+    const expected = job.pieceHash?.(i);
+    const [digest] = await Promise.all([expected ? subtle.digest('SHA-256', buf) : undefined, fh.write(buf, 0, buf.length, r.start)]);
+    if (expected && !(digest && digestEquals(new Uint8Array(digest), expected))) {
+      queue.unshift(i);
+      await job.onBad(src.url, i, r);
+      return;
+    }
+    job.onGood(src.url, buf.length, ms);
+    done.add(i);
+    job.onPiece(i, src, buf);
+    bytesFrom[src.url] = (bytesFrom[src.url] ?? 0) + buf.length;
+    if (src.origin) originBytes += buf.length;
+    doneBytes += buf.length;
+    job.onProgress?.(doneBytes, size);
+    // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
+    if (performance.now() - lastSave > 250) {
+      lastSave = performance.now();
+      void saveState();
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    // At most one piece of this worker is being checked and written while it fetches the next.
+    let pending: Promise<void> | undefined;
+    try {
+      while (!fatal) {
+        if (job.signal?.aborted) throw abortError(job.url);
+        const i = queue.shift();
+        if (i === undefined) {
+          // The piece still being checked may come back to the queue.
+          if (pending) {
+            const p = pending;
+            pending = undefined;
+            await p;
+            continue;
+          }
+          return;
+        }
+        const n = (attempts.get(i) ?? 0) + 1;
+        attempts.set(i, n);
+        if (n > MAX_TRIES_PER_PIECE) {
+          fatal = new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: job.url, reason: `piece ${i} failed ${n - 1} times` });
+          return;
+        }
+        const src = job.pick(active);
+        if (!src) {
+          fatal = new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: job.url, reason: job.noSourceReason() });
+          return;
+        }
+        const r = pieceRange(i, size, pieceSize);
+        active.set(src.url, (active.get(src.url) ?? 0) + 1);
+        const t0 = performance.now();
+        let buf: Buffer | undefined;
+        try {
+          buf = await fetchRange(src.url, r, job);
+        } catch (err) {
+          if (job.signal?.aborted) {
+            queue.unshift(i);
+            throw abortError(job.url);
+          }
+          job.onFailed(src.url, (err as Error).message);
+        } finally {
+          active.set(src.url, (active.get(src.url) ?? 1) - 1);
+        }
+        if (pending) {
+          const p = pending;
+          pending = undefined;
+          await p;
+        }
+        if (!buf) {
+          queue.unshift(i);
+          continue;
+        }
+        pending = finish(i, src, buf, r, performance.now() - t0);
+      }
+    } catch (err) {
+      // Let the piece being written finish before the file is closed; the first error is the one reported.
+      await pending?.catch(() => undefined);
+      pending = undefined;
+      throw err;
+    } finally {
+      if (pending) await pending;
+    }
+  };
+
+  try {
+    const workers = Array.from({ length: Math.max(1, Math.min(job.parallel, 32, queue.length || 1)) }, () => worker());
+    const results = await Promise.allSettled(workers);
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    if (fatal) throw fatal;
+    if (done.size !== count) throw new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: job.url, reason: `${count - done.size} pieces were not fetched` });
+    if (job.fsync) await fh.sync();
+    await fh.close();
+    await stateWriting.catch(() => undefined);
+    return { bytesFrom, originBytes, keptPieces };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await stateWriting.catch(() => undefined);
+    await saveState().catch(() => undefined);
+    throw err;
+  }
+}
