@@ -3,7 +3,7 @@
  * cache of the same local origin. Writes docs/benchmarks.md (one run = one table set) and the raw figures
  * to bench/out/results.json.
  *
- *   node --import tsx bench/compare.ts [--systems nginx,varnish,...] [--rounds 3] [--seconds 10]
+ *   node --import tsx bench/compare.ts [--systems nginx,varnish,...] [--rounds 3] [--seconds 10] [--warmup 2]
  *                                      [--crowd 500] [--idle 10000] [--out docs/benchmarks.md]
  *   node --import tsx bench/compare.ts --from-json bench/out/results.json   (re-render the last run's report)
  */
@@ -18,10 +18,10 @@ import { buildBigload, runBigload } from './bigload.js';
 import { LOOPBACK, percentile, treeRss } from './util.js';
 import { runWrk } from './wrk.js';
 
-interface Args { systems: string[] | undefined; rounds: number; seconds: number; crowd: number; idle: number; out: string; fromJson: string | undefined }
+interface Args { systems: string[] | undefined; rounds: number; seconds: number; warmup: number; crowd: number; idle: number; out: string; fromJson: string | undefined }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { systems: undefined, rounds: 3, seconds: 10, crowd: 500, idle: 10_000, out: join(REPO_ROOT, 'docs', 'benchmarks.md'), fromJson: undefined };
+  const a: Args = { systems: undefined, rounds: 3, seconds: 10, warmup: 2, crowd: 500, idle: 10_000, out: join(REPO_ROOT, 'docs', 'benchmarks.md'), fromJson: undefined };
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`Option ${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
@@ -34,6 +34,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--systems': a.systems = (v ?? '').split(',').filter(Boolean); i += 1; break;
       case '--rounds': a.rounds = int(k, v, 1, 21); i += 1; break;
       case '--seconds': a.seconds = int(k, v, 1, 120); i += 1; break;
+      case '--warmup': a.warmup = int(k, v, 0, 60); i += 1; break;
       case '--crowd': a.crowd = int(k, v, 0, 5000); i += 1; break;
       case '--idle': a.idle = int(k, v, 0, 15_000); i += 1; break;
       case '--out': a.out = v ?? a.out; i += 1; break;
@@ -120,6 +121,19 @@ async function main(): Promise<void> {
       }
     }
 
+    // Warm-up, not counted: every system serves each scenario for a moment first (JIT, heap and
+    // buffer growth, connection set-up), so the first measured round is not a cold start.
+    if (args.warmup > 0) {
+      for (const sc of SCENARIOS) {
+        for (const sys of systems) {
+          const r = running.get(sys.name);
+          if (!r) continue;
+          await runWrk(`http://${LOOPBACK}:${r.port}/obj/${sc.size}/bench`, sc.connections, args.warmup, SERVER_CORE).catch((err: Error) => log(`warm-up ${sc.size} ${sys.name}: ${err.message}`));
+        }
+      }
+      log(`warm-up done (${args.warmup} s per system and scenario)`);
+    }
+
     // Hit throughput: rounds interleaved across systems (A B C …, A B C …).
     for (let round = 1; round <= args.rounds; round += 1) {
       for (const sc of SCENARIOS) {
@@ -192,7 +206,7 @@ async function main(): Promise<void> {
     started: started.toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     loadAverage: [loadStart, os.loadavg()[0] ?? 0],
-    rounds: args.rounds, seconds: args.seconds, crowdClients: args.crowd, idleConnections: args.idle,
+    rounds: args.rounds, seconds: args.seconds, warmup: args.warmup, crowdClients: args.crowd, idleConnections: args.idle,
     scenarios: SCENARIOS.map((s) => ({ ...s })),
     systems,
   };

@@ -28,6 +28,8 @@ export interface BenchRun {
   command: string;
   rounds: number;
   seconds: number;
+  /** Seconds of unmeasured load per system and scenario before the rounds (absent in older runs). */
+  warmup?: number;
   crowdClients: number;
   idleConnections: number;
   /** 1-minute load average at the start and the end of the run (other work on the machine shows here). */
@@ -125,7 +127,7 @@ export async function renderReport(run: BenchRun): Promise<string> {
   L.push(...(await machine()));
   L.push(`- Command: \`${run.command}\` (as root, so that \`ulimit -n\` can be raised; installs missing servers from Debian)`);
   L.push(`- Load average (1 min) at start / end of the run: ${run.loadAverage[0].toFixed(2)} / ${run.loadAverage[1].toFixed(2)}`);
-  L.push(`- Rounds: ${run.rounds} × ${run.seconds} s per system and scenario, interleaved (A B C D E, A B C D E, …); the table shows the median round by req/s.`);
+  L.push(`- Rounds: ${run.warmup ? `after ${run.warmup} s of unmeasured warm-up per system and scenario, ` : ''}${run.rounds} × ${run.seconds} s per system and scenario, interleaved (A B C D E, A B C D E, …); the table shows the median round by req/s.`);
   L.push('');
   L.push('| system | version | setup |', '|---|---|---|');
   for (const s of run.systems) {
