@@ -4,7 +4,7 @@
 # raises the open-file limit, and runs bench/compare.ts, which writes docs/benchmarks.md (it compiles the
 # large-read client bench/bigload.c with cc into bench/out/ on first use).
 # Options are passed to bench/compare.ts: --systems nginx,varnish,squid,trafficserver,peerweb --rounds 3
-# --seconds 10 --warmup 2 --crowd 500 --idle 10000 --out FILE
+# --seconds 10 --warmup 2 --crowd 500 --crowd-rounds 3 --idle 10000 --out FILE
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
