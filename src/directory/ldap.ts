@@ -33,9 +33,12 @@ function one(e: Entry, attr: string): string {
  * The directory in OpenLDAP with the peerweb schema (schema/peerweb.schema). Caps are checked
  * before a new registration is added and again after: a writer that then sees more live entries
  * than the cap takes its own entry back. So concurrent writers can never leave a cap overshot
- * (the last of them to count would have seen every kept entry); under contention they may all
- * back off and be refused, which a retry settles.
+ * (the last of them to count would have seen every kept entry); writers that backed off try
+ * again after a random pause, and are refused only after a few collisions.
  */
+/** Tries of one registration that collided with other writers at a cap. */
+const CAP_ATTEMPTS = 4;
+
 export function createLdapDirectory(opts: LdapDirectoryOptions): Directory {
   const limits = opts.limits ?? DEFAULT_DIRECTORY_LIMITS;
   const now = opts.now ?? Date.now;
@@ -89,26 +92,32 @@ export function createLdapDirectory(opts: LdapDirectoryOptions): Directory {
           ]);
           return e;
         }
-        const site = await count('pwSite', e.site, t, limits.maxPerSite);
-        if (site >= limits.maxPerSite) throw new PeerwebError('PW_ERR_DIRECTORY_CAP', { reason: `site ${e.site} already has ${site} holders (cap ${limits.maxPerSite})` });
         const hk = holderKey(e.holder);
-        const held = await count('pwHolderKey', hk, t, limits.maxPerHolder);
-        if (held >= limits.maxPerHolder) throw new PeerwebError('PW_ERR_DIRECTORY_CAP', { reason: `holder ${hk} already has ${held} registrations (cap ${limits.maxPerHolder})` });
         if (existing) await client.del(dn);
-        await client.add(dn, {
-          objectClass: ['top', 'pwHolding'], pwHoldingId: holdingId(e.site, e.prefix, e.holder), pwSite: e.site, pwPrefix: e.prefix,
-          pwHolder: e.holder, pwHolderKey: hk, pwVersion: String(e.version), pwDigest: e.digest, pwExpires: String(e.expires),
-        });
-        // Another writer may have added in between: count again, including this entry, and back off when over.
-        const siteAfter = await count('pwSite', e.site, t, limits.maxPerSite);
-        const heldAfter = siteAfter > limits.maxPerSite ? 0 : await count('pwHolderKey', hk, t, limits.maxPerHolder);
-        if (siteAfter > limits.maxPerSite || heldAfter > limits.maxPerHolder) {
-          await client.del(dn).catch(() => undefined);
-          throw new PeerwebError('PW_ERR_DIRECTORY_CAP', {
-            reason: siteAfter > limits.maxPerSite
-              ? `site ${e.site} reached its cap of ${limits.maxPerSite} holders while this registration was added`
-              : `holder ${hk} reached its cap of ${limits.maxPerHolder} registrations while this registration was added`,
+        // Writers that collided back off and try again after a random pause, a few times: the cap
+        // is never overshot, and a burst of writers still gets its places.
+        for (let attempt = 1; ; attempt++) {
+          const site = await count('pwSite', e.site, t, limits.maxPerSite);
+          if (site >= limits.maxPerSite) throw new PeerwebError('PW_ERR_DIRECTORY_CAP', { reason: `site ${e.site} already has ${site} holders (cap ${limits.maxPerSite})` });
+          const held = await count('pwHolderKey', hk, t, limits.maxPerHolder);
+          if (held >= limits.maxPerHolder) throw new PeerwebError('PW_ERR_DIRECTORY_CAP', { reason: `holder ${hk} already has ${held} registrations (cap ${limits.maxPerHolder})` });
+          await client.add(dn, {
+            objectClass: ['top', 'pwHolding'], pwHoldingId: holdingId(e.site, e.prefix, e.holder), pwSite: e.site, pwPrefix: e.prefix,
+            pwHolder: e.holder, pwHolderKey: hk, pwVersion: String(e.version), pwDigest: e.digest, pwExpires: String(e.expires),
           });
+          // Another writer may have added in between: count again, including this entry, and back off when over.
+          const siteAfter = await count('pwSite', e.site, t, limits.maxPerSite);
+          const heldAfter = siteAfter > limits.maxPerSite ? 0 : await count('pwHolderKey', hk, t, limits.maxPerHolder);
+          if (siteAfter <= limits.maxPerSite && heldAfter <= limits.maxPerHolder) break;
+          await client.del(dn).catch(() => undefined);
+          if (attempt >= CAP_ATTEMPTS) {
+            throw new PeerwebError('PW_ERR_DIRECTORY_CAP', {
+              reason: siteAfter > limits.maxPerSite
+                ? `site ${e.site} reached its cap of ${limits.maxPerSite} holders while this registration was added`
+                : `holder ${hk} reached its cap of ${limits.maxPerHolder} registrations while this registration was added`,
+            });
+          }
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * 2 ** attempt));
         }
         return e;
       } catch (err) {

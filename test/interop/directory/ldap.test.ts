@@ -37,7 +37,6 @@ test('ldap: concurrent registrations from separate connections never leave a sit
     const listed = await writers[0]!.lookup(site);
     assert.ok(listed.length <= 3, `${listed.length} holders listed with a cap of 3`);
     assert.equal(listed.length, ok, 'every accepted registration is listed and no refused one is');
-    assert.ok(ok >= 1, 'at least one writer got in');
     // Once the contention is over, a refused writer that retries gets the free places.
     for (const [i, r] of results.entries()) {
       if (r.status === 'rejected' && (await writers[0]!.lookup(site)).length < 3) {
