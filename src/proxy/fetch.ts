@@ -273,13 +273,31 @@ function flightDone(f: Flight): Promise<void> {
   });
 }
 
-/** Joins the flight's readers at chunk 0; `more()` resolves once a chunk past the cursor has arrived or the flight ended. */
-function readFlight(f: Flight): { c: Consumer; more: () => Promise<void> } {
+interface FlightReader {
+  readonly c: Consumer;
+  /** Resolves once a chunk past the cursor has arrived or the flight ended. */
+  more(): Promise<void>;
+}
+
+/**
+ * Runs `send` for this client as a reader of the flight (from chunk 0) and finishes the request.
+ * A failure aborts the client's response; leaving the flight lets it free what nobody needs.
+ */
+async function asReader(tx: Transaction, f: Flight, send: (r: FlightReader) => Promise<void>): Promise<Step> {
   let wakeUp: (() => void) | null = null;
   const c: Consumer = { cursor: 0, wake: () => { const w = wakeUp; wakeUp = null; w?.(); } };
   f.addConsumer(c);
   const more = (): Promise<void> => new Promise<void>((r) => { wakeUp = r; if (c.cursor < f.chunks.length || f.done) { wakeUp = null; r(); } });
-  return { c, more };
+  try {
+    await send({ c, more });
+  } catch (err) {
+    tx.res.abort(err as Error);
+    tx.tag = 'ERROR';
+  } finally {
+    f.removeConsumer(c);
+  }
+  finish(tx);
+  return 'done';
 }
 
 /**
@@ -305,8 +323,7 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
     finish(tx);
     return 'done';
   }
-  const { c, more } = readFlight(f);
-  try {
+  return asReader(tx, f, async ({ c, more }) => {
     if (f.chunks.length === 0 && !f.done) await more();
     let ended = false;
     let drained = true;
@@ -335,22 +352,11 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
         drained = true;
       }
       f.release();
-      if (f.failed) {
-        res.abort(f.failed);
-        tx.tag = 'ERROR';
-        break;
-      }
+      if (f.failed) throw f.failed;
       if (c.cursor === f.chunks.length && !f.done) await more();
       writeAvailable();
     }
-  } catch (err) {
-    res.abort(err as Error);
-    tx.tag = 'ERROR';
-  } finally {
-    f.removeConsumer(c);
-  }
-  finish(tx);
-  return 'done';
+  });
 }
 
 /** Serves one byte range of a 200 response from the flight, writing each part as soon as it has arrived. */
@@ -361,9 +367,8 @@ async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, 
   h.set('Content-Length', String(range.end - range.start + 1));
   h.set('Cache-Status', `${ctx.config['proxy.name']}; fwd=uri-miss${tx.tag === 'COLLAPSED' ? '; collapsed' : ''}`);
   tx.status = 206;
-  const { c, more } = readFlight(f);
   let offset = 0; // body offset of chunk c.cursor
-  try {
+  return asReader(tx, f, async ({ c, more }) => {
     res.writeHead(206, h);
     if (res.isHead) offset = range.end + 1;
     while (offset <= range.end) {
@@ -385,13 +390,5 @@ async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, 
       f.release();
     }
     res.end();
-  } catch (err) {
-    res.abort(err as Error);
-    tx.tag = 'ERROR';
-  } finally {
-    // Leaving now lets the flight free what this client no longer needs.
-    f.removeConsumer(c);
-  }
-  finish(tx);
-  return 'done';
+  });
 }
