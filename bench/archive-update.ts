@@ -15,6 +15,20 @@ function row(label: string, changed: string, r: UpdateResult, stats: { reads: nu
   const ratio = stats.bytes / r.plan.changedBytes;
   return `| ${label} | ${changed} | ${(r.plan.changedBytes / 1024).toFixed(0)} KiB | ${(stats.bytes / 1024).toFixed(1)} KiB in ${stats.reads} reads | ${r.shards.fetched} of ${r.shards.total} | ${((stats.bytes - r.plan.changedBytes) / 1024).toFixed(1)} KiB | ${ratio.toFixed(3)} × | ${ratio <= 1.1 ? 'met' : 'not met'} |`;
 }
+
+/** Updates an archive held as `v1` to the published `v2` by ranged reads, counting the reads and their bytes. */
+async function update(v1: Buffer, v2: Buffer) {
+  const old = await openArchive({ bytes: v1 }, trust);
+  const stats = { reads: 0, bytes: 0 };
+  const inner = bufferSource(v2);
+  const src: RangeSource = { size: v2.length, read: async (s, e) => { stats.reads++; stats.bytes += e - s; return inner.read(s, e); } };
+  try {
+    return { r: await updateArchive(old, src, trust), stats };
+  } finally {
+    await old.close();
+  }
+}
+
 for (const [files, size] of [[1000, 100 * 1024], [200, 512 * 1024]] as const) {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-update-'));
   for (let i = 0; i < files; i++) writeFileSync(join(dir, `f${i}.bin`), randomBytes(size));
@@ -24,12 +38,7 @@ for (const [files, size] of [[1000, 100 * 1024], [200, 512 * 1024]] as const) {
   for (let i = 0; i < changedCount; i++) writeFileSync(join(dir, `f${Math.floor((i * files) / changedCount)}.bin`), randomBytes(size));
   const v2 = buildArchive({ ...base, version: 2 });
   rmSync(dir, { recursive: true, force: true });
-  const old = await openArchive({ bytes: v1 }, trust);
-  const stats = { reads: 0, bytes: 0 };
-  const inner = bufferSource(v2);
-  const src: RangeSource = { size: v2.length, read: async (s, e) => { stats.reads++; stats.bytes += e - s; return inner.read(s, e); } };
-  const r = await updateArchive(old, src, trust);
-  await old.close();
+  const { r, stats } = await update(v1, v2);
   if (!r.bytes.equals(v2)) throw new Error('rebuilt archive differs from the published one');
   rows.push(row(`${files} × ${size / 1024} KiB (${(v2.length / 1024 ** 2).toFixed(0)} MiB)`, `${r.plan.changed.length} of ${files}`, r, stats));
 }
@@ -44,12 +53,7 @@ for (const [files, size] of [[1000, 100 * 1024], [200, 512 * 1024]] as const) {
   writeFileSync(join(dir, 'big.bin'), big);
   const v2 = buildArchive({ ...base, version: 2 });
   rmSync(dir, { recursive: true, force: true });
-  const old = await openArchive({ bytes: v1 }, trust);
-  const stats = { reads: 0, bytes: 0 };
-  const inner = bufferSource(v2);
-  const src: RangeSource = { size: v2.length, read: async (s, e) => { stats.reads++; stats.bytes += e - s; return inner.read(s, e); } };
-  const r = await updateArchive(old, src, trust);
-  await old.close();
+  const { r, stats } = await update(v1, v2);
   const n = r.plan.chunked['big.bin']?.length ?? 0;
   const check = await openArchive({ bytes: r.bytes }, trust);
   const total = (await check.file('big.bin'))!.chunks!.length;
