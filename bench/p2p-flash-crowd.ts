@@ -1,6 +1,7 @@
 /**
  * Flash crowd: N `peerweb get` clients fetch one F-byte file published by an origin front with M
- * mirrors (pre-warmed by signed push). Upload rates are enforced per server with a token bucket.
+ * mirrors (pre-warmed by signed push), run in a process of their own (bench/p2p-servers.ts). Upload
+ * rates are enforced per server with a token bucket.
  * Reports the origin's bytes sent (file copies, pushes apart), total time against the lower bound
  * max(F/u_s, N·F/(u_s + Σu_i)), and the verification cost: one client, mirrors unthrottled,
  * `getVerified` against the client's own transfer engine run without HEAD, Metalink or hashing.
@@ -11,8 +12,6 @@
  * Prints a Markdown table and writes bench/out/p2p-flash-crowd.json (with --single-only:
  * bench/out/p2p-single-client.json); the full run also rewrites its section of docs/benchmarks.md.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -22,8 +21,7 @@ import { Agent } from 'undici';
 import { parseArgs } from 'node:util';
 import { getVerified, type GetResult } from '../src/client/index.js';
 import { downloadRanges } from '../src/client/ranges.js';
-import { generatePublisherKey } from '../src/integrity/index.js';
-import { createFolderSource, createMirror, createOriginFront, type Mirror, type OriginFront } from '../src/mirror/index.js';
+import { startP2pServers } from './p2p-servers.js';
 import { benchSection } from './report.js';
 
 const { values } = parseArgs({
@@ -46,124 +44,41 @@ if (!Number.isInteger(S) || S < MiB) throw new Error(`--single-mib ${values['sin
 const repeat = Number(values.repeat);
 if (!Number.isInteger(repeat) || repeat < 1 || repeat > 99) throw new Error(`--repeat ${values.repeat} must be an integer from 1 to 99`);
 
-/** Shared upload budget of one server: bytes per second, sent in 64 KiB slices. */
-class Uplink {
-  private tokens = 0;
-  private last = performance.now();
-  sent = 0;
-  constructor(public rate: number) {}
-  async take(n: number): Promise<void> {
-    for (;;) {
-      const now = performance.now();
-      this.tokens = Math.min(this.rate * 0.05, this.tokens + ((now - this.last) / 1000) * this.rate);
-      this.last = now;
-      if (this.tokens >= n) {
-        this.tokens -= n;
-        this.sent += n;
-        return;
-      }
-      await new Promise((r) => setTimeout(r, Math.max(1, ((n - this.tokens) / this.rate) * 1000)));
-    }
-  }
-}
-
-/** Makes res.end(body) go out through the uplink. */
-function throttle(res: ServerResponse, up: Uplink): void {
-  const end = res.end.bind(res) as (chunk?: unknown) => ServerResponse;
-  (res as unknown as { end: (chunk?: unknown) => ServerResponse }).end = (chunk?: unknown) => {
-    if (!Buffer.isBuffer(chunk) || chunk.length === 0) return end(chunk);
-    void (async () => {
-      for (let off = 0; off < chunk.length; off += 64 * 1024) {
-        const part = chunk.subarray(off, off + 64 * 1024);
-        await up.take(part.length);
-        if (res.destroyed) return;
-        if (!res.write(part)) await new Promise((r) => res.once('drain', r));
-      }
-      end();
-    })();
-    return res;
-  };
-}
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => void handler(req, res).catch(() => res.destroy()));
-  server.keepAliveTimeout = 5000;
-  server.maxConnections = 10_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'pw-bench-p2p-'));
-const servers: Server[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'pw-bench-p2p-client-'));
+const servers = await startP2pServers({ fileBytes: F, singleBytes: S, mirrors: M, originRate: uS, mirrorRate: uM });
 try {
-  mkdirSync(join(dir, 'site', 'pub'), { recursive: true });
-  mkdirSync(join(dir, 'out'));
-  const file = randomBytes(F);
-  writeFileSync(join(dir, 'site', 'pub', 'big.bin'), file);
-  const singleFile = S === F ? file : randomBytes(S);
-  if (S !== F) writeFileSync(join(dir, 'site', 'pub', 'single.bin'), singleFile);
-  const singlePath = S === F ? '/pub/big.bin' : '/pub/single.bin';
-  const key = generatePublisherKey();
-  const originUp = new Uplink(uS);
-  let originFileBytes = 0;
-  let front: OriginFront | undefined;
-  const o = await listen(async (req, res) => {
-    if (req.method === 'GET' && req.url === '/pub/big.bin') {
-      res.on('finish', () => { originFileBytes += F; });
-      throttle(res, originUp);
-    }
-    await (front as OriginFront).serve(req, res);
-  });
-  servers.push(o.server);
-  front = createOriginFront({ key, source: createFolderSource(join(dir, 'site'), { maxObjectSize: Math.max(F, S) + 1 }), policy: { mode: 'open', allow: [], maxMirrors: 64 }, publicBase: o.url, pieceSize: MiB, pieceThreshold: 4 * MiB });
-
-  const mirrors: { mirror: Mirror; up: Uplink; base: string }[] = [];
-  for (let i = 0; i < M; i++) {
-    const up = new Uplink(uM);
-    let mirror: Mirror | undefined;
-    const s = await listen(async (req, res) => {
-      if (req.method === 'GET') throttle(res, up);
-      await (mirror as Mirror).handle(req, res);
-    });
-    servers.push(s.server);
-    mirror = createMirror({ origin: o.url, prefixes: ['/pub/'], base: `${s.url}/m/`, originKeys: [key], maxObjectSize: Math.max(F, S) + 1, rate: 0, globalRate: 0 });
-    mirrors.push({ mirror, up, base: `${s.url}/m/` });
-  }
-  const pushStart = performance.now();
-  const pushed = await front.push('/pub/big.bin', mirrors.map((m) => m.base));
-  const pushMs = performance.now() - pushStart;
-  if (!pushed.every((p) => p.status === 201)) throw new Error(`push failed: ${JSON.stringify(pushed)}`);
-  if (S !== F) {
-    const more = await front.push(singlePath, mirrors.map((m) => m.base));
-    if (!more.every((p) => p.status === 201)) throw new Error(`push failed: ${JSON.stringify(more)}`);
-  }
-  for (const m of mirrors) if ((await front.offer(m.base, ['/pub/'])).state !== 'live') throw new Error(`mirror ${m.base} not live`);
-
+  const { origin, bigPath, singlePath, pushMs } = servers;
+  const bigDigest = Buffer.from(servers.digests[bigPath] as string, 'base64');
+  const fileDigest = Buffer.from(servers.digests[singlePath] as string, 'base64');
   let wallS = 0;
   let ok = 0;
   let failures: string[] = [];
   if (!singleOnly) {
     const t0 = performance.now();
     const results = await Promise.allSettled(Array.from({ length: N }, (_, i) =>
-      getVerified({ url: `${o.url}/pub/big.bin`, out: join(dir, 'out', `c${i}.bin`), parallel: Number(values.parallel), timeoutMs: 600_000, report: false })));
+      getVerified({ url: `${origin}${bigPath}`, out: join(dir, `c${i}.bin`), parallel: Number(values.parallel), timeoutMs: 600_000, report: false })
+        .then((r) => { if (!r.digest.equals(bigDigest)) throw new Error('a client got another digest'); })));
     wallS = (performance.now() - t0) / 1000;
     ok = results.filter((r) => r.status === 'fulfilled').length;
     failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').slice(0, 3).map((r) => String((r.reason as Error).message));
-    for (let i = 0; i < N; i++) rmSync(join(dir, 'out', `c${i}.bin`), { force: true });
+    for (let i = 0; i < N; i++) rmSync(join(dir, `c${i}.bin`), { force: true });
   }
 
+  const { originFileBytes, originSent, mirrorSent } = await servers.stats();
+  const sample = randomBytes(F);
   const h0 = performance.now();
-  for (let i = 0; i < 4; i++) createHash('sha256').update(file).digest();
+  for (let i = 0; i < 4; i++) createHash('sha256').update(sample).digest();
   const hashRate = (4 * F) / ((performance.now() - h0) / 1000);
   const lower = Math.max(F / uS, (N * F) / (uS + M * uM));
 
-  // Verification cost, end to end: one client, unthrottled mirrors. The baseline is the client's own
-  // transfer engine (same parallel ranges from the same mirrors, same pieces, writes, temp file,
-  // flush and rename) with no HEAD, no Metalink and no hash: the difference is what verifying costs.
-  for (const m of mirrors) m.up.rate = 1e12;
-  const pieceUrls = mirrors.map((m) => `${m.base}${singlePath.slice(1)}`);
+  // Verification cost, end to end: one client, the mirrors at the crowd's upload rates and unthrottled.
+  // The baseline is the client's own transfer engine (same parallel ranges from the same mirrors, same
+  // pieces, writes, temp file, flush and rename) with no HEAD, no Metalink and no hash: the difference
+  // is what verifying costs. Unthrottled, both sides are bound by the CPU the servers share with them.
+  await servers.setMirrorRate(Infinity);
+  const pieceUrls = servers.mirrorBases.map((b) => `${b}${singlePath.slice(1)}`);
   const unverifiedOnce = async (fsync: boolean): Promise<number> => {
-    const out = join(dir, 'out', 'raw.bin');
+    const out = join(dir, 'raw.bin');
     const t = performance.now();
     const agent = new Agent({ connect: { timeout: 30_000 }, connections: 16 });
     try {
@@ -190,31 +105,32 @@ try {
     return performance.now() - t;
   };
   const verifiedOnce = async (fsync: boolean, digest?: Buffer): Promise<{ ms: number; r: GetResult }> => {
-    const out = join(dir, 'out', 'verified.bin');
+    const out = join(dir, 'verified.bin');
     const t = performance.now();
-    const r = await getVerified({ url: `${o.url}${singlePath}`, out, parallel: Number(values.parallel), report: false, fsync, ...(digest ? { digest } : {}) });
+    const r = await getVerified({ url: `${origin}${singlePath}`, out, parallel: Number(values.parallel), report: false, fsync, ...(digest ? { digest } : {}) });
     return { ms: performance.now() - t, r };
   };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  /** CPU time of the whole process (every thread: client, servers, hashing on the thread pool) while `fn` runs, ms. */
+  /** CPU time of the client process (every thread: transfers, writes, hashing on the thread pool) while `fn` runs, ms. */
   const cpuOf = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
     const c0 = process.cpuUsage();
     const v = await fn();
     const c = process.cpuUsage(c0);
     return [v, (c.user + c.system) / 1000];
   };
-  const fileDigest = createHash('sha256').update(singleFile).digest();
   // Warm-up (JIT, first connections), not counted.
   await unverifiedOnce(false);
   await verifiedOnce(false);
-  interface Mode { name: string; fsync: boolean; digest?: Buffer; raw: number[]; verified: number[]; rawCpu: number[]; verifiedCpu: number[]; readBack: number; whole: boolean; pieces: boolean }
+  interface Mode { name: string; rate: number; fsync: boolean; digest?: Buffer; raw: number[]; verified: number[]; rawCpu: number[]; verifiedCpu: number[]; readBack: number; whole: boolean; pieces: boolean }
   const modes: Mode[] = [
-    { name: 'default (flush to disk before rename)', fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
-    { name: 'no flush (--no-fsync)', fsync: false, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
-    { name: 'digest given (--digest): piece hashes and whole-file hash', fsync: false, digest: fileDigest, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
+    { name: `mirrors at ${uM / MiB} MiB/s each (the crowd's rate), default`, rate: uM, fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
+    { name: 'unthrottled, default (flush to disk before rename)', rate: Infinity, fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
+    { name: 'unthrottled, no flush (--no-fsync)', rate: Infinity, fsync: false, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
+    { name: 'unthrottled, digest given (--digest): piece hashes and whole-file hash', rate: Infinity, fsync: false, digest: fileDigest, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
   ];
   for (let i = 0; i < repeat; i++) {
     for (const mode of modes) {
+      await servers.setMirrorRate(mode.rate);
       // Alternate the order so neither side always runs first.
       const v = async () => {
         const [{ ms, r }, cpu] = await cpuOf(() => verifiedOnce(mode.fsync, mode.digest));
@@ -237,7 +153,7 @@ try {
     const rawMs = median(m.raw);
     const verifiedMs = median(m.verified);
     return {
-      mode: m.name, fsync: m.fsync, digestGiven: m.digest !== undefined, pieceHashes: m.pieces, wholeFileHash: m.whole, readBackBytes: m.readBack,
+      mode: m.name, mirrorMiBps: m.rate / MiB, fsync: m.fsync, digestGiven: m.digest !== undefined, pieceHashes: m.pieces, wholeFileHash: m.whole, readBackBytes: m.readBack,
       unverifiedMiBps: S / MiB / (rawMs / 1000), verifiedMiBps: S / MiB / (verifiedMs / 1000), cost: 1 - rawMs / verifiedMs,
       unverifiedMs: m.raw, verifiedMs: m.verified, unverifiedCpuMs: median(m.rawCpu), verifiedCpuMs: median(m.verifiedCpu),
       // Cost of each pair of neighbouring runs: how much the figure moves on a busy machine.
@@ -245,7 +161,7 @@ try {
     };
   });
   const singleRows = single.map((s) =>
-    `| one client, ${S / MiB} MiB file, unthrottled, ${s.mode}: unverified / verified (median of ${repeat}) | ${s.unverifiedMiBps.toFixed(0)} / ${s.verifiedMiBps.toFixed(0)} MiB/s, ${(100 * s.cost).toFixed(1)} % lost (pairs ${Math.round(100 * (s.pairCosts[0] ?? 0)) || 0} to ${Math.round(100 * (s.pairCosts.at(-1) ?? 0)) || 0} %; CPU ${s.unverifiedCpuMs.toFixed(0)} / ${s.verifiedCpuMs.toFixed(0)} ms) | ${s.digestGiven ? '' : '≤ 10 %'} |`).join('\n');
+    `| one client, ${S / MiB} MiB file, ${s.mode}: unverified / verified (median of ${repeat}) | ${s.unverifiedMiBps.toFixed(0)} / ${s.verifiedMiBps.toFixed(0)} MiB/s, ${(100 * s.cost).toFixed(1)} % lost (pairs ${Math.round(100 * (s.pairCosts[0] ?? 0)) || 0} to ${Math.round(100 * (s.pairCosts.at(-1) ?? 0)) || 0} %; CPU ${s.unverifiedCpuMs.toFixed(0)} / ${s.verifiedCpuMs.toFixed(0)} ms) | ${s.digestGiven ? '' : '≤ 10 %'} |`).join('\n');
   if (singleOnly) {
     console.log(`| measure | value | target |\n|---|---|---|\n${singleRows}`);
     for (const s of single) console.log(`${s.mode}: unverified ms ${s.unverifiedMs.map((x) => x.toFixed(1)).join(' ')}; verified ms ${s.verifiedMs.map((x) => x.toFixed(1)).join(' ')}; pieces ${s.pieceHashes}, whole ${s.wholeFileHash}, read back ${s.readBackBytes} B`);
@@ -257,15 +173,15 @@ try {
     const out = {
       clients: N, ok, fileBytes: F, mirrors: M, originMiBps: uS / MiB, mirrorMiBps: uM / MiB, cpus: cpus().length,
       wallSeconds: wallS, lowerBoundSeconds: lower, ratio: wallS / lower,
-      originFileCopies: originFileBytes / F, originUplinkBytes: originUp.sent, pushSeconds: pushMs / 1000,
-      mirrorBytes: mirrors.map((m) => m.up.sent), sha256MiBps: hashRate / MiB,
+      originFileCopies: originFileBytes / F, originUplinkBytes: originSent, pushSeconds: pushMs / 1000,
+      mirrorBytes: mirrorSent, sha256MiBps: hashRate / MiB,
       verificationShareOfClientTime: (verifySecondsPerClient * N) / (wallS * Math.min(cpus().length, N)), failures, single,
     };
     mkdirSync('bench/out', { recursive: true });
     writeFileSync('bench/out/p2p-flash-crowd.json', JSON.stringify(out, null, 2));
     const report = `## Flash crowd: ${N} peerweb get clients, one ${F / MiB} MiB file, ${M} mirrors
 
-Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; all on loopback in one process (${cpus().length} CPUs). Verification cost: one client fetching a ${S / MiB} MiB file (\`--single-mib\`; a 10 MiB transfer lasts ~30 ms here, too short to time) from the same mirrors unthrottled, \`peerweb get\` against its own transfer engine run without HEAD, Metalink or hashing (same ranges, writes, temp file, flush and rename); the two alternate, ${repeat} runs each.
+Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; the origin front and mirrors in one process, the clients in another, on loopback (${cpus().length} CPUs). Verification cost: one client fetching a ${S / MiB} MiB file (\`--single-mib\`; a 10 MiB transfer lasts ~30 ms here, too short to time) from the same mirrors at the crowd's rate and unthrottled, \`peerweb get\` against its own transfer engine run without HEAD, Metalink or hashing (same ranges, writes, temp file, flush and rename); the two alternate, ${repeat} runs each.
 
 | measure | value | target |
 |---|---|---|
@@ -290,9 +206,7 @@ ${singleRows}
     });
   }
   if (failures.length) console.log(`Failures: ${failures.join('; ')}`);
-  await front.close();
-  for (const m of mirrors) await m.mirror.close();
 } finally {
-  for (const s of servers) { s.closeAllConnections(); s.close(); }
+  await servers.close();
   rmSync(dir, { recursive: true, force: true });
 }

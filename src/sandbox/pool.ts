@@ -158,6 +158,9 @@ class Vm {
   readonly handlers = new Map<string, JSValueHandle>();
   cpuUsed = 0;
   enteredAt: number | undefined;
+  /** When the interrupt handler last ran while the guest was in, and the guest CPU time at which it was stopped. */
+  lastTick: number | undefined;
+  stoppedAt = 0;
   wallDeadline = Infinity;
   clockMs = 0;
   hit: Limit | undefined;
@@ -168,9 +171,10 @@ class Vm {
   /** Runs guest code, counting its CPU time against the request. */
   guest<T>(fn: () => T): T {
     this.enteredAt = performance.now();
+    this.lastTick = undefined;
     try { return fn(); } finally {
       this.cpuUsed += performance.now() - (this.enteredAt ?? performance.now());
-      this.enteredAt = undefined;
+      this.enteredAt = this.lastTick = undefined;
     }
   }
 }
@@ -204,7 +208,11 @@ export class HandlerPool {
         const b = box;
         if (!b || b.enteredAt === undefined) return false;
         const now = performance.now();
-        if (b.cpuUsed + (now - b.enteredAt) > limits.cpuTime) { b.hit = 'cpu'; return true; }
+        const used = b.cpuUsed + (now - b.enteredAt);
+        // Stop at the last check that still falls within the cap: the next one is expected one step later.
+        const step = now - (b.lastTick ?? now);
+        b.lastTick = now;
+        if (used + step > limits.cpuTime) { b.hit = 'cpu'; b.stoppedAt = used; return true; }
         if (now > b.wallDeadline) { b.hit = 'wall'; return true; }
         return false;
       },
@@ -319,7 +327,7 @@ export class HandlerPool {
   async run(handler: string, req: HandlerRequest, now: number = Date.now()): Promise<HandlerResponse> {
     const b = await this.acquire();
     this.stats.runs++;
-    b.cpuUsed = 0; b.hit = undefined; b.clockMs = now;
+    b.cpuUsed = 0; b.stoppedAt = 0; b.hit = undefined; b.clockMs = now;
     const started = performance.now();
     b.wallDeadline = started + this.limits.wallTime;
     let discard = false;
@@ -349,7 +357,7 @@ export class HandlerPool {
       const m = err instanceof Error ? err.message : String(err);
       if (b.hit) {
         discard = true;
-        if (b.hit === 'cpu') this.stats.lastCpuStopMs = b.cpuUsed;
+        if (b.hit === 'cpu') this.stats.lastCpuStopMs = b.stoppedAt;
         throw new PeerwebError('PW_ERR_SANDBOX_LIMIT', { handler, reason: b.hit === 'cpu' ? `CPU time above ${this.limits.cpuTime} ms` : `wall time above ${this.limits.wallTime} ms` });
       }
       if (/out of memory|stack overflow|maximum call stack/i.test(m)) {
