@@ -22,6 +22,11 @@ Options:
   -o, --output FILE   Output file (default: last path segment of URL)
   --digest D          Expected digest: sha-256=:BASE64:, SHA-256=BASE64 or 64 hex digits
   --mirror URL        An extra mirror URL of the resource (repeatable)
+  --mirror-auth BASE=ENV
+                      Send the Authorization field held in environment variable ENV (for
+                      instance "Bearer TOKEN") to sources under BASE: a mirror that restricts
+                      its clients, which the origin does not list; name it with --mirror
+                      (repeatable)
   --origin-key KEY    Publisher public key (base64 p= value or PEM file): when the origin is down,
                       the digest is read from its signed index as kept by a --mirror. Without it
                       the key is taken from the TXT record _peerweb-key.<host> of the URL's host
@@ -38,7 +43,7 @@ Exit codes: 0 done; 1 other error; 2 usage; 3 expected digest unknown; 4 no sour
 verified bytes; 130 interrupted (run again to resume).`,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const flags = parseFlags(argv, {
-      output: { type: 'string', short: 'o' }, digest: { type: 'string' }, mirror: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o' }, digest: { type: 'string' }, mirror: { type: 'string', multiple: true }, 'mirror-auth': { type: 'string', multiple: true },
       'origin-key': { type: 'string' }, dns: { type: 'string' }, parallel: { type: 'string' }, timeout: { type: 'string' }, 'no-report': { type: 'boolean' },
       'no-fsync': { type: 'boolean' }, quiet: { type: 'boolean' },
     }, false);
@@ -78,6 +83,14 @@ verified bytes; 130 interrupted (run again to resume).`,
     // Without --origin-key the key comes from DNS, asked only if it is needed (origin down, no --digest).
     const lookupOriginKeys = originKeys.length ? undefined : () => publisherKeysFromDns(u.hostname, { server: dns, timeoutMs: Math.min(timeoutMs, 5000) });
     const mirrors = Array.isArray(flags.own.mirror) ? flags.own.mirror.map(String) : [];
+    const mirrorAuth = (Array.isArray(flags.own['mirror-auth']) ? flags.own['mirror-auth'].map(String) : []).map((spec) => {
+      const m = /^(https?:\/\/[^=\s]+)=([A-Za-z_][A-Za-z0-9_]*)$/.exec(spec);
+      if (!m) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--mirror-auth ${JSON.stringify(spec)} must be BASE_URL=ENV_VARIABLE` });
+      const authorization = io.env[m[2] as string];
+      if (!authorization) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--mirror-auth: environment variable ${m[2]} is not set` });
+      if (/[\r\n\0]/.test(authorization)) throw new PeerwebError('PW_ERR_CLI_USAGE', { reason: `--mirror-auth: ${m[2]} holds a line break` });
+      return { base: m[1] as string, authorization };
+    });
     const quiet = flags.own.quiet === true;
     const tty = !quiet && (io.stderr as { isTTY?: boolean }).isTTY === true;
     let bar: { start(total: number, v: number): void; update(v: number): void; setTotal(t: number): void; stop(): void } | undefined;
@@ -88,7 +101,7 @@ verified bytes; 130 interrupted (run again to resume).`,
     let started = false;
     try {
       const r = await getVerified({
-        url, out, parallel, timeoutMs, mirrors, originKeys, report: flags.own['no-report'] !== true, fsync: flags.own['no-fsync'] !== true,
+        url, out, parallel, timeoutMs, mirrors, mirrorAuth, originKeys, report: flags.own['no-report'] !== true, fsync: flags.own['no-fsync'] !== true,
         ...(lookupOriginKeys ? { lookupOriginKeys } : {}),
         ...(digest ? { digest } : {}), ...(io.signal ? { signal: io.signal } : {}),
         onProgress: (done, total) => {

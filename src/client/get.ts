@@ -5,7 +5,9 @@ import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import {
   createReputation, digestEquals, fieldReader, verifyMessage, type PublisherKey, parseDigestField, parseLegacyDigest, pieceCount, sha256, type Reputation, type Sha256,
 } from '../integrity/index.js';
-import { METALINK_TYPE, WELL_KNOWN, parseLinks, parseMetalink, type MetalinkFile } from '../mirror/index.js';
+import {
+  MAX_NOTICE_BYTES, METALINK_TYPE, NOTICE_PATH, WELL_KNOWN, authorityOf, parseLinks, parseMetalink, readNoticeUnsigned, verifyNotice, type MetalinkFile,
+} from '../mirror/index.js';
 import { InOrderHash } from './in-order-hash.js';
 import { downloadRanges, type Source } from './ranges.js';
 
@@ -17,6 +19,8 @@ export type GetEvent =
   | { type: 'bad'; source: string; index: number | undefined; range?: { start: number; end: number } }
   | { type: 'failed'; source: string; reason: string }
   | { type: 'resumed'; pieces: number }
+  /** A listed source left out: the origin's delisting notice names its host. */
+  | { type: 'delisted'; source: string }
   | { type: 'fallback'; reason: string };
 
 export interface GetOptions {
@@ -38,6 +42,11 @@ export interface GetOptions {
   readonly lookupOriginKeys?: () => Promise<readonly PublisherKey[]>;
   /** Extra mirror URLs of the resource (besides those the origin lists). */
   readonly mirrors?: readonly string[];
+  /**
+   * Authorization field values for sources under a base URL: mirrors that restrict their clients
+   * (the origin leaves them out of its Link lists; name them in `mirrors`).
+   */
+  readonly mirrorAuth?: readonly { readonly base: string; readonly authorization: string }[];
   /** Ask the origin for mirrors (List-Mirrors: ?1); default true. */
   readonly listMirrors?: boolean;
   /** Concurrent range requests; default 4. */
@@ -135,6 +144,10 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
   const bytesFrom: Record<string, number> = {};
   const liars = new Set<string>();
   const emit = (e: GetEvent) => opts.onEvent?.(e);
+  const authFor = (url: string): string | undefined => opts.mirrorAuth?.find((a) => url.startsWith(a.base))?.authorization;
+  const authHeader = (url: string): Record<string, string> => { const a = authFor(url); return a ? { authorization: a } : {}; };
+  /** Hosts the origin's delisting notice names (filled before the first source is taken). */
+  const delisted = new Set<string>();
 
   async function report(source: string, range?: { start: number; end: number }): Promise<void> {
     if (opts.report === false || source === opts.url) return;
@@ -169,6 +182,37 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       if (opts.signal?.aborted) throw abortError(opts.url);
       if (!quiet) emit({ type: 'failed', source: url, reason: (err as Error).message });
       return undefined;
+    }
+  }
+
+  /**
+   * The origin's delisting notice (GET /.well-known/peerweb/delisted, asked past caches alongside
+   * the HEAD): hosts delisted after a failed audit are never asked, even when a stale map, Link
+   * list or Metalink still names them. With publisher keys the notice must carry their signature;
+   * without, it is taken from the origin like its HEAD (it can only take sources away). A missing
+   * or bad notice leaves the sources as they are: every byte is verified anyway.
+   */
+  async function readDelisted(): Promise<void> {
+    const wait = Math.min(timeoutMs, 5000);
+    try {
+      const res = await request(`${originUrl.origin}${NOTICE_PATH}`, { dispatcher, headersTimeout: wait, bodyTimeout: wait, signal: opts.signal, headers: { 'cache-control': 'no-cache' } });
+      const chunks: Buffer[] = [];
+      let n = 0;
+      for await (const c of res.body) {
+        n += (c as Buffer).length;
+        if (n > MAX_NOTICE_BYTES) { res.body.destroy(); return; }
+        chunks.push(c as Buffer);
+      }
+      if (res.statusCode !== 200) return;
+      const body = Buffer.concat(chunks);
+      const field = fieldReader(res.headers as Record<string, string | string[] | undefined>);
+      const keys = opts.originKeys ?? [];
+      const notice = keys.length ? await verifyNotice(field, body, 'response', async () => keys) : readNoticeUnsigned(field, body);
+      if (notice.origin !== originUrl.origin) return;
+      const now = Date.now();
+      for (const m of notice.mirrors) if (Date.parse(m.until) > now) delisted.add(m.authority);
+    } catch (err) {
+      if (opts.signal?.aborted) throw abortError(opts.url);
     }
   }
 
@@ -234,7 +278,12 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         return;
       }
       seen.add(url);
-      sources.push(priority !== undefined ? { url, priority } : { url });
+      if (delisted.has(authorityOf(url) ?? '')) {
+        emit({ type: 'delisted', source: url });
+        return;
+      }
+      const authorization = authFor(url);
+      sources.push({ url, ...(priority !== undefined ? { priority } : {}), ...(authorization ? { authorization } : {}) });
     };
     for (const m of opts.mirrors ?? []) add(m, 0);
     return { sources, add };
@@ -304,7 +353,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
   async function sizeFromMirror(sources: readonly Source[]): Promise<number | undefined> {
     for (const s of rep.rank(sources).slice(0, 2)) {
       try {
-        const res = await request(s.url, { method: 'HEAD', dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: opts.signal, headers: { 'accept-encoding': 'identity' } });
+        const res = await request(s.url, { method: 'HEAD', dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: opts.signal, headers: { 'accept-encoding': 'identity', ...authHeader(s.url) } });
         await res.body.dump();
         const cl = Number(res.headers['content-length']);
         if (res.statusCode === 200 && Number.isSafeInteger(cl) && cl >= 0) return cl;
@@ -321,7 +370,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     if (!mirrorUrl.endsWith(path.slice(1))) return undefined;
     const base = mirrorUrl.slice(0, mirrorUrl.length - path.length + 1);
     try {
-      const res = await request(`${base}.well-known/peerweb/index?covering=${encodeURIComponent(path)}`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: opts.signal });
+      const res = await request(`${base}.well-known/peerweb/index?covering=${encodeURIComponent(path)}`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: opts.signal, headers: authHeader(mirrorUrl) });
       const body = Buffer.from(await res.body.arrayBuffer());
       if (res.statusCode !== 200 || body.length > 64 * 1024 * 1024) return undefined;
       const field = fieldReader(res.headers as Record<string, string | string[] | undefined>);
@@ -387,7 +436,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     }
 
     async function streamToTemp(url: string, limit: number, expectedSize: number | undefined): Promise<number> {
-      const res = await request(url, { dispatcher, signal: opts.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { 'accept-encoding': 'identity' } });
+      const res = await request(url, { dispatcher, signal: opts.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers: { 'accept-encoding': 'identity', ...authHeader(url) } });
       if (res.statusCode !== 200) {
         await res.body.dump().catch(() => undefined);
         throw new Error(`status ${res.statusCode}`);
@@ -589,8 +638,11 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     const guessed = guessedUrl ? { url: guessedUrl, text: fetchMetalinkText(guessedUrl, true).catch(() => undefined) } : undefined;
     const head = probeOrigin();
     head.catch(() => undefined);
+    const notice = readDelisted();
+    notice.catch(() => undefined);
     if (guessed) {
       const text = await guessed.text;
+      await notice;
       let m: MetalinkFile | undefined;
       try { m = text === undefined ? undefined : parseMetalink(text, guessed.url); } catch { m = undefined; }
       if (m?.pieces && m.pieceSize && m.size <= maxSize && (!opts.digest || digestEquals(m.digest, opts.digest))) {
@@ -598,7 +650,9 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         if (r !== 'restart') return r;
       }
     }
-    return await run(await planFrom(await head, guessed));
+    const headInfo = await head;
+    await notice;
+    return await run(await planFrom(headInfo, guessed));
   } finally {
     await ownAgent?.close().catch(() => undefined);
   }

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { PeerwebError } from '../errors/index.js';
@@ -8,12 +9,12 @@ export interface Source {
   readonly url: string;
   readonly priority?: number;
   readonly origin?: boolean;
+  /** Authorization field sent to it (a mirror that restricts its clients). */
+  readonly authorization?: string;
 }
 
 /** Bounds of how often one piece is tried before the download gives up. */
 export const MAX_TRIES_PER_PIECE = 68;
-
-const subtle = globalThis.crypto.subtle;
 
 /** What the range engine needs: where to write, how to choose sources, and the checks to apply. */
 export interface RangeJob {
@@ -37,8 +38,8 @@ export interface RangeJob {
   /** Why no source is left (for the error). */
   noSourceReason(): string;
   /**
-   * The SHA-256 each piece must have (Metalink piece hashes): every piece is hashed as soon as it
-   * arrived, on the thread pool, and refused (the source reported through onBad) when it differs;
+   * The SHA-256 each piece must have (Metalink piece hashes): every piece is hashed as it arrives
+   * and refused (the source reported through onBad) when it differs;
    * kept pieces of an earlier run are checked the same way. Without it every piece is accepted as received (the
    * caller checks the whole file).
    */
@@ -65,11 +66,14 @@ function abortError(url: string): PeerwebError {
   return new PeerwebError('PW_ERR_GET_INTERRUPTED', { url });
 }
 
-/** GET of one byte range into a buffer of exactly its length; throws on a wrong status, range or length. */
-export async function fetchRange(url: string, range: { start: number; end: number }, o: { dispatcher: Dispatcher; timeoutMs: number; signal?: AbortSignal | undefined }): Promise<Buffer> {
+/**
+ * GET of one byte range into a buffer of exactly its length; throws on a wrong status, range or
+ * length. `hash`, when given, is fed each chunk as it arrives.
+ */
+export async function fetchRange(url: string, range: { start: number; end: number }, o: { dispatcher: Dispatcher; timeoutMs: number; signal?: AbortSignal | undefined; authorization?: string | undefined }, hash?: Hash): Promise<Buffer> {
   const res = await request(url, {
     dispatcher: o.dispatcher, signal: o.signal, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
-    headers: { 'accept-encoding': 'identity', range: `bytes=${range.start}-${range.end}` },
+    headers: { 'accept-encoding': 'identity', range: `bytes=${range.start}-${range.end}`, ...(o.authorization ? { authorization: o.authorization } : {}) },
   });
   if (res.statusCode !== 206) {
     await res.body.dump().catch(() => undefined);
@@ -91,6 +95,7 @@ export async function fetchRange(url: string, range: { start: number; end: numbe
       throw new Error(`more than ${len} bytes`);
     }
     chunk.copy(buf, n);
+    hash?.update(chunk);
     n += chunk.length;
   }
   if (n !== len) throw new Error(`${n} of ${len} bytes`);
@@ -100,7 +105,7 @@ export async function fetchRange(url: string, range: { start: number; end: numbe
 /**
  * The transfer engine of `peerweb get`: fetches `size` bytes as pieces of `pieceSize` in parallel
  * ranges from the sources `pick` chooses, checks each piece against `pieceHash` when given (hashed
- * on the thread pool as soon as it arrived, while the worker receives its next piece), writes it
+ * chunk by chunk as it arrives), writes it (while the worker receives its next piece)
  * into `tmp`, and keeps the list of finished pieces in `stateFile` so an interrupted run resumes.
  * It never touches the output: getVerified renames `tmp` only once the whole file is proven.
  */
@@ -151,13 +156,13 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   job.onProgress?.(doneBytes, size);
 
   /** Checks and writes one received piece; runs while the worker already fetches its next piece. */
-  const finish = async (i: number, src: Source, buf: Buffer, r: { start: number; end: number }, ms: number): Promise<void> => {
-    // The piece is hashed on the thread pool (while this worker already receives its next piece)
-    // and written at the same time; a bad piece in the temp file counts for nothing and is
-    // overwritten by the next try.
+  const finish = async (i: number, src: Source, buf: Buffer, digest: Buffer | undefined, r: { start: number; end: number }, ms: number): Promise<void> => {
+    // The piece was hashed chunk by chunk as it arrived; it is written while this worker already
+    // receives its next piece. A bad piece in the temp file counts for nothing and is overwritten
+    // by the next try.
     const expected = job.pieceHash?.(i);
-    const [digest] = await Promise.all([expected ? subtle.digest('SHA-256', buf) : undefined, fh.write(buf, 0, buf.length, r.start)]);
-    if (expected && !(digest && digestEquals(new Uint8Array(digest), expected))) {
+    await fh.write(buf, 0, buf.length, r.start);
+    if (expected && !(digest && digestEquals(digest, expected))) {
       queue.unshift(i);
       await job.onBad(src.url, i, r);
       return;
@@ -208,8 +213,11 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
         active.set(src.url, (active.get(src.url) ?? 0) + 1);
         const t0 = performance.now();
         let buf: Buffer | undefined;
+        // Hashing each chunk as it arrives costs one pass over bytes still in cache, no copy and no
+        // hand-over to another thread: on a client short of CPU that is the cheapest place for it.
+        const hash = job.pieceHash ? createHash('sha256') : undefined;
         try {
-          buf = await fetchRange(src.url, r, job);
+          buf = await fetchRange(src.url, r, { dispatcher: job.dispatcher, timeoutMs: job.timeoutMs, signal: job.signal, authorization: src.authorization }, hash);
         } catch (err) {
           if (job.signal?.aborted) {
             queue.unshift(i);
@@ -228,7 +236,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
           queue.unshift(i);
           continue;
         }
-        pending = finish(i, src, buf, r, performance.now() - t0);
+        pending = finish(i, src, buf, hash?.digest(), r, performance.now() - t0);
       }
     } catch (err) {
       // Let the piece being written finish before the file is closed; the first error is the one reported.

@@ -87,6 +87,18 @@ export function parseNotice(body: Buffer): DelistNotice {
 }
 
 /**
+ * A notice checked against its Content-Digest but not its signature: for a client that asked the
+ * origin itself and knows no publisher key, as it takes the origin's HEAD. Such a notice can only
+ * take sources away, never add bytes.
+ */
+export function readNoticeUnsigned(field: (name: string) => string | undefined, body: Buffer): DelistNotice {
+  const cd = field('content-digest');
+  const expected = cd ? parseDigestField(cd) : undefined;
+  if (!expected || !digestEquals(expected, sha256(body))) throw bad('body does not match its Content-Digest');
+  return parseNotice(body);
+}
+
+/**
  * Checks a received notice: body against Content-Digest, signature against the publisher keys of
  * its origin (`keysFor`), age. Returns the notice; throws PW_ERR_MIRROR_NOTICE_INVALID or a
  * signature error otherwise.
@@ -95,10 +107,7 @@ export async function verifyNotice(
   field: (name: string) => string | undefined, body: Buffer, as: 'response' | 'request',
   keysFor: (origin: string) => Promise<readonly PublisherKey[]>, nowSec?: number,
 ): Promise<DelistNotice> {
-  const cd = field('content-digest');
-  const expected = cd ? parseDigestField(cd) : undefined;
-  if (!expected || !digestEquals(expected, sha256(body))) throw bad('body does not match its Content-Digest');
-  const notice = parseNotice(body);
+  const notice = readNoticeUnsigned(field, body);
   const keys = await keysFor(notice.origin);
   if (keys.length === 0) throw bad(`no publisher key is known for ${notice.origin}`);
   const byId = new Map<string, KeyObject>(keys.map((k) => [k.keyId, k.publicKey]));

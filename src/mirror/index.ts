@@ -3,7 +3,7 @@ export { createMirror, removeMirrorDir, type Mirror, type MirrorOptions, type St
 export { createAuditor, AUDIT_TAG, type Auditor, type AuditorOptions, type AuditResult, type AuditVerdict } from './auditor.js';
 export { createRegistry, mirrorUrl, authorityOf, type MirrorRecord, type MirrorRegistry, type MirrorState, type Delisting, type RegistryChange } from './registry.js';
 export {
-  buildNotice, signNotice, parseNotice, verifyNotice, createDelistBook, NOTICE_PATH, NOTICE_TAG, MIRROR_LINKS_TAG, MAX_NOTICE_BYTES,
+  buildNotice, signNotice, parseNotice, readNoticeUnsigned, verifyNotice, createDelistBook, NOTICE_PATH, NOTICE_TAG, MIRROR_LINKS_TAG, MAX_NOTICE_BYTES,
   type DelistNotice, type DelistBook, type NoticeEntry,
 } from './delist.js';
 export { createClientAuth, hashPassword, newToken, tokenEntryProblem, userEntryProblem, SCRYPT_DEFAULTS, type ClientAuth, type ClientIdentity, type AuthOutcome } from './credentials.js';
@@ -13,5 +13,6 @@ export { formatLink, parseLinks, type LinkValue } from './link.js';
 export { isMirrorable, refuseOffer, type MirrorPolicy } from './policy.js';
 export { parseSingleRange, type ByteRange } from './range.js';
 export { createRateLimiter, addressRanges, type RateLimiter } from './rate-limit.js';
+export { createAdmission, type Admission, type AdmissionOptions, type AdmissionRequest } from './admission.js';
 export { pushFromOrigin } from './push.js';
 export { createUpstreamSource } from './upstream-source.js';

@@ -10,7 +10,8 @@ import {
 import { clientAddress, readBody, sendError } from './http-util.js';
 import { formatLink } from './link.js';
 import { parseSingleRange } from './range.js';
-import { addressRanges, createRateLimiter } from './rate-limit.js';
+import { createAdmission } from './admission.js';
+import { createClientAuth } from './credentials.js';
 import { isSafePath } from './source.js';
 
 export interface StoredEntry {
@@ -39,8 +40,21 @@ export interface MirrorOptions {
   readonly rate?: number;
   readonly burst?: number;
   readonly globalRate?: number;
+  /** Address ranges let in without credentials (default: everyone, unless `clients` is set). */
   readonly allowClients?: readonly string[];
   readonly exemptClients?: readonly string[];
+  /**
+   * Credentials that let a client in from any address: token entries (`NAME:sha256:HEX`) and user
+   * entries (scrypt), as `peerweb mirror credential` makes them. Either an allowed address or a
+   * credential lets a client in; each credential has its own rate bucket.
+   */
+  readonly clients?: { readonly tokens?: readonly string[]; readonly users?: readonly string[] };
+  /**
+   * Said in the offer: this mirror lets in only some clients, so the origin marks it in its map
+   * and leaves it out of Link lists and Metalinks. Default: true when `allowClients` or `clients`
+   * is set (a node that checks clients itself says so here).
+   */
+  readonly restricted?: boolean;
   readonly timeoutMs?: number;
   /** Allow an index without a signature when no origin key is known (tests, closed networks). */
   readonly allowUnsigned?: boolean;
@@ -81,9 +95,15 @@ export function createMirror(opts: MirrorOptions): Mirror {
   const store = new Map<string, StoredEntry>();
   let storeBytes = 0;
   const keys = new Map<string, KeyObject>(opts.originKeys.map((k) => [k.keyId, k.publicKey]));
-  const limiter = createRateLimiter({ rate: opts.rate ?? 50, burst: opts.burst ?? 100, globalRate: opts.globalRate ?? 2000 });
-  const allowed = opts.allowClients && opts.allowClients.length ? addressRanges(opts.allowClients) : undefined;
-  const exempt = addressRanges(opts.exemptClients ?? []);
+  const tokens = opts.clients?.tokens ?? [];
+  const users = opts.clients?.users ?? [];
+  const restricted = opts.restricted ?? ((opts.allowClients?.length ?? 0) > 0 || tokens.length > 0 || users.length > 0);
+  const admit = createAdmission({
+    rate: opts.rate ?? 50, burst: opts.burst ?? 100, globalRate: opts.globalRate ?? 2000,
+    allowClients: opts.allowClients ?? [], exemptClients: opts.exemptClients ?? [],
+    ...(tokens.length || users.length ? { clientAuth: createClientAuth({ tokens, users }) } : {}),
+    originKeys: () => keys, base: () => baseUrl.origin,
+  });
   const agent = new Agent({ connect: { timeout: opts.timeoutMs ?? 10_000 } });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const signedIndexes = new Map<string, { body: Buffer; headers: Record<string, string> }>();
@@ -200,13 +220,15 @@ export function createMirror(opts: MirrorOptions): Mirror {
         await acceptPush(req, res, path);
         return true;
       }
-      if (allowed && !allowed(addr) && !exempt(addr)) throw new PeerwebError('PW_ERR_ACCESS_DENIED', { source: addr });
-      if (!exempt(addr)) {
-        const wait = limiter.take(addr);
-        if (wait > 0) {
-          sendError(res, new PeerwebError('PW_ERR_RATE_LIMITED', { source: addr }), { 'retry-after': String(wait) });
-          return true;
-        }
+      const header = (n: string) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(', ') : v; };
+      const refused = await admit({ method, target: req.url ?? '/', remoteAddress: addr, header });
+      if (refused) {
+        const { retryAfter, challenge } = refused.details;
+        sendError(res, refused, {
+          ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}),
+          ...(refused.status === 401 && typeof challenge === 'string' && challenge ? { 'www-authenticate': challenge } : {}),
+        });
+        return true;
       }
       if (method !== 'GET' && method !== 'HEAD') throw new PeerwebError('PW_ERR_METHOD_NOT_ALLOWED', { method });
       if (path === '/.well-known/peerweb/index') {
@@ -312,7 +334,7 @@ export function createMirror(opts: MirrorOptions): Mirror {
   async function offer(): Promise<{ state: string; priority: number }> {
     const res = await request(`${origin}/.well-known/peerweb/offers`, {
       method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ base, prefixes: opts.prefixes }), headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      body: JSON.stringify({ base, prefixes: opts.prefixes, ...(restricted ? { restricted } : {}) }), headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
     });
     const json = (await res.body.json().catch(() => ({}))) as { state?: string; priority?: number; message?: string };
     if (res.statusCode !== 202) throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base, reason: json.message ?? `origin answered ${res.statusCode}` });

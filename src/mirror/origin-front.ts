@@ -87,7 +87,8 @@ export interface OriginFront {
   /** A complete origin for a folder source: well-known endpoints, then the files (GET, HEAD, Range, 304). */
   serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Handles an offer by the policy, then audits the mirror; returns its record. */
-  offer(base: string, prefixes: readonly string[]): Promise<MirrorRecord>;
+  /** `restricted`: the mirror lets in only some clients (see MirrorRecord.restricted). */
+  offer(base: string, prefixes: readonly string[], opts?: { restricted?: boolean }): Promise<MirrorRecord>;
   /** Signed PUT of `path` to the given mirror bases (default: every listed or pending mirror covering it). */
   push(path: string, bases?: readonly string[]): Promise<PushResult[]>;
   /** Sends the current delisting notice to every mirror, configured node and subscriber; resolves when all have answered or failed. */
@@ -124,7 +125,7 @@ function parsePrefixes(raw: unknown): string[] {
 }
 
 /** `Will-Mirror: "/docs/", "/img/"; base="https://me.example/m/"` → base and prefixes. */
-export function parseWillMirror(value: string): { base: string; prefixes: string[] } {
+export function parseWillMirror(value: string): { base: string; prefixes: string[]; restricted: boolean } {
   let members;
   try {
     members = parseList(value);
@@ -133,12 +134,14 @@ export function parseWillMirror(value: string): { base: string; prefixes: string
   }
   const prefixes: string[] = [];
   let base: unknown;
+  let restricted = false;
   for (const m of members) {
     if (isInnerList(m) || typeof m.value !== 'string') throw new PeerwebError('PW_ERR_MIRROR_BAD_REQUEST', { reason: 'Will-Mirror members must be path strings' });
     prefixes.push(m.value);
     base ??= m.params.get('base');
+    if (m.params.get('restricted') === true) restricted = true;
   }
-  return { base: parseBase(base), prefixes: parsePrefixes(prefixes) };
+  return { base: parseBase(base), prefixes: parsePrefixes(prefixes), restricted };
 }
 
 export function createOriginFront(opts: OriginFrontOptions): OriginFront {
@@ -214,18 +217,26 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     if (!vary || !/(^|,)\s*(list-mirrors|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', vary ? `${vary}, List-Mirrors` : 'List-Mirrors');
     if (body.size > opts.pieceThreshold) headers.append('Link', formatLink(publicBase + metalinkPath(info.path), 'describedby', { type: METALINK_TYPE }));
     if (/^\s*\?1\s*$/.test(reqGet('list-mirrors') ?? '')) {
-      for (const m of registry.holding(info.path)) headers.append('Link', formatLink(mirrorUrl(m.base, info.path), 'duplicate', { pri: m.priority }));
+      for (const m of openHolding(info.path)) headers.append('Link', formatLink(mirrorUrl(m.base, info.path), 'duplicate', { pri: m.priority }));
       // Stored copies of this answer (the node's own cache, downstream peerweb caches) are purged by this tag when the list changes.
       const sk = headers.get('surrogate-key');
       if (!sk || !sk.split(/\s+/).includes(MIRROR_LINKS_TAG)) headers.set('Surrogate-Key', sk ? `${sk} ${MIRROR_LINKS_TAG}` : MIRROR_LINKS_TAG);
     }
   }
 
+  /** Live mirrors of `path` that any client may use: what Link lists and Metalinks name. */
+  function openHolding(path: string) {
+    return registry.holding(path).filter((m) => !m.restricted);
+  }
+
   function map() {
     return {
       origin: publicBase,
       updated: new Date(now()).toISOString(),
-      mirrors: registry.live().map((m) => ({ base: m.base, prefixes: m.prefixes, priority: m.priority, lastVerified: m.lastVerified ? new Date(m.lastVerified).toISOString() : null })),
+      mirrors: registry.live().map((m) => ({
+        base: m.base, prefixes: m.prefixes, priority: m.priority, lastVerified: m.lastVerified ? new Date(m.lastVerified).toISOString() : null,
+        ...(m.restricted ? { restricted: true } : {}),
+      })),
     };
   }
 
@@ -245,7 +256,7 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     res.end(body);
   }
 
-  async function offer(base: string, prefixes: readonly string[]): Promise<MirrorRecord> {
+  async function offer(base: string, prefixes: readonly string[], o: { restricted?: boolean } = {}): Promise<MirrorRecord> {
     const b = parseBase(base);
     const ps = parsePrefixes(prefixes);
     const existing = registry.get(b);
@@ -255,7 +266,7 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
       const refusal = refuseOffer(opts.policy, b, registry.count());
       if (refusal) throw new PeerwebError('PW_ERR_MIRROR_OFFER_REFUSED', { base: b, reason: refusal });
     }
-    const r = registry.add(b, ps);
+    const r = registry.add(b, ps, o.restricted === true);
     await auditor.audit(b);
     await settled();
     return r;
@@ -368,7 +379,7 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
       const path = url.pathname.slice(`${WELL_KNOWN}metalink`.length);
       const d = await describe(path);
       if (!d) throw new PeerwebError('PW_ERR_MIRROR_NOT_HELD', { path });
-      const mirrors = registry.holding(path);
+      const mirrors = openHolding(path);
       const urls = [...mirrors.map((m, i) => ({ url: mirrorUrl(m.base, path), priority: i + 1 })), { url: publicBase + path, priority: mirrors.length + 1 }];
       const xml = buildMetalink({
         name: decodeURIComponent(path.split('/').pop() || 'index'), size: d.size, digest: d.digest, urls,
@@ -379,8 +390,8 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
       return;
     }
     if (sub === 'offers' && method === 'POST') {
-      const body = (await readJson(req)) as { base?: unknown; prefixes?: unknown } | null;
-      const r = await offer(parseBase(body?.base), parsePrefixes(body?.prefixes));
+      const body = (await readJson(req)) as { base?: unknown; prefixes?: unknown; restricted?: unknown } | null;
+      const r = await offer(parseBase(body?.base), parsePrefixes(body?.prefixes), { restricted: body?.restricted === true });
       return sendJson(res, 202, { base: r.base, state: r.state, priority: r.priority });
     }
     if (sub === 'reports' && method === 'POST') {
@@ -412,7 +423,7 @@ export function createOriginFront(opts: OriginFrontOptions): OriginFront {
     if (typeof will === 'string') {
       try {
         const o = parseWillMirror(will);
-        void offer(o.base, o.prefixes).catch(() => undefined);
+        void offer(o.base, o.prefixes, { restricted: o.restricted }).catch(() => undefined);
       } catch {
         // A malformed offer is ignored; the request itself goes on.
       }

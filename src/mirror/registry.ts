@@ -7,6 +7,11 @@ export interface MirrorRecord {
   priority: number;
   state: MirrorState;
   lastVerified?: number;
+  /**
+   * It lets in only some clients (address ranges or credentials): named in the signed map, marked
+   * so, but left out of Link lists and Metalinks, where any client would try it.
+   */
+  restricted?: boolean;
   /** Audits in a row that found the mirror unreachable or missing content. */
   misses: number;
   audits: number;
@@ -44,7 +49,7 @@ export interface MirrorRegistry {
    * Adds (or updates the prefixes of) a pending mirror. A mirror whose host is delisted stays
    * delisted until its cool-down is over; then it starts again as pending (and is audited).
    */
-  add(base: string, prefixes: readonly string[]): MirrorRecord;
+  add(base: string, prefixes: readonly string[], restricted?: boolean): MirrorRecord;
   /** Live mirrors whose prefixes cover `path`, best priority first. */
   holding(path: string): MirrorRecord[];
   live(): MirrorRecord[];
@@ -112,8 +117,9 @@ export function createRegistry(opts: RegistryOptions = {}): MirrorRegistry {
 
   const registry: MirrorRegistry = {
     get: (base) => records.get(base),
-    add(base, prefixes) {
+    add(base, prefixes, restricted = false) {
       const existing = records.get(base);
+      if (existing) existing.restricted = restricted;
       const d = current(authorityOf(base));
       if (existing) {
         if (existing.state === 'delisted' && !d) {
@@ -129,7 +135,7 @@ export function createRegistry(opts: RegistryOptions = {}): MirrorRegistry {
         }
         return existing;
       }
-      const r: MirrorRecord = { base, prefixes: [...new Set(prefixes)].slice(0, 64), priority: nextPriority++, state: 'pending', misses: 0, audits: 0 };
+      const r: MirrorRecord = { base, prefixes: [...new Set(prefixes)].slice(0, 64), priority: nextPriority++, state: 'pending', misses: 0, audits: 0, restricted };
       if (d) Object.assign(r, { state: 'delisted', reason: d.reason, delistedAt: d.at, delistedUntil: d.until });
       records.set(base, r);
       return r;

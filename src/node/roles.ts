@@ -9,11 +9,11 @@ import type { Config } from '../config/index.js';
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import type { IncomingRequest } from '../accept/types.js';
 import {
-  createFolderSource, createMirror, createOriginFront, createUpstreamSource, createRateLimiter, addressRanges, createClientAuth,
-  createDelistBook, verifyNotice, authorityOf, AUDIT_TAG, MIRROR_LINKS_TAG, NOTICE_PATH, NOTICE_TAG, MAX_NOTICE_BYTES,
-  type Mirror, type OriginFront, type ContentSource, type DelistBook, type Delisting, type AuthOutcome,
+  createFolderSource, createMirror, createOriginFront, createUpstreamSource, createAdmission, createClientAuth,
+  createDelistBook, verifyNotice, authorityOf, MIRROR_LINKS_TAG, NOTICE_PATH, MAX_NOTICE_BYTES,
+  type Mirror, type OriginFront, type ContentSource, type DelistBook, type Delisting,
 } from '../mirror/index.js';
-import { fieldReader, verifyMessage } from '../integrity/index.js';
+import { fieldReader } from '../integrity/index.js';
 import { generatePublisherKey, loadPrivateKey, loadPublicKey, saveKey, zoneFileLine, type PublisherKey } from '../integrity/keys.js';
 import { dnsKeyResolver } from '../directory/index.js';
 import type { Metrics } from '../admin/metrics.js';
@@ -321,69 +321,12 @@ export async function setUpRoles(config: Config, logger: Logger, deps: RoleDeps 
   let admit: Roles['admit'];
   const originKeys = new Map<string, KeyObject>();
   if (mirroring) {
-    const limiter = createRateLimiter({ rate: config['mirror.rate'] || Number.POSITIVE_INFINITY, burst: config['mirror.burst'], globalRate: config['mirror.globalRate'] || Number.POSITIVE_INFINITY });
-    const allowed = config['mirror.allowClients'].length ? addressRanges(config['mirror.allowClients']) : undefined;
-    const exempt = addressRanges(config['mirror.exemptClients']);
-    const restricted = allowed !== undefined || clientAuth !== undefined;
-    const limited = (key: string, addr: string): PeerwebError | undefined => {
-      const wait = limiter.take(key);
-      return wait > 0 ? new PeerwebError('PW_ERR_RATE_LIMITED', { source: key === addr ? addr : `${key} at ${addr}`, retryAfter: Math.ceil(wait) }) : undefined;
-    };
-    /**
-     * The origin is never locked out: its pushes (PUT, tag peerweb-push), audits (GET/HEAD, tag
-     * peerweb-audit, sent signed after an anonymous one was refused) and delisting notices
-     * (POST to the notice path) carry its signature and pass without rules or limits. Only the
-     * fields are checked here; the push body is checked against Content-Digest by the mirror.
-     */
-    const signedByOrigin = (req: IncomingRequest): boolean => {
-      if (originKeys.size === 0) return false;
-      const path = req.target.split('?')[0] ?? '';
-      const rule = req.method === 'PUT' ? { tag: 'peerweb-push', required: ['@method', '@target-uri', 'content-digest'], maxAgeSec: 3600 }
-        : req.method === 'GET' || req.method === 'HEAD' ? { tag: AUDIT_TAG, required: ['@method', '@target-uri', 'range'], maxAgeSec: 300 }
-          : req.method === 'POST' && path === NOTICE_PATH ? { tag: NOTICE_TAG, required: ['@method', 'content-digest', 'content-type'], maxAgeSec: 3600 }
-            : undefined;
-      if (!rule) return false;
-      let targetUri: string;
-      try {
-        targetUri = req.target.startsWith('/') ? new URL(req.target, base() || 'http://localhost').toString() : new URL(req.target).toString();
-      } catch {
-        return false;
-      }
-      try {
-        verifyMessage({ method: req.method, targetUri, field: (n) => req.headers.get(n) ?? undefined }, { keys: (id) => originKeys.get(id), ...rule });
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    admit = (req) => {
-      const addr = req.remoteAddress;
-      if (exempt(addr)) return undefined;
-      if (req.headers.has('signature-input') && signedByOrigin(req)) return undefined;
-      const addressOk = allowed ? allowed(addr) : !restricted;
-      const auth = req.headers.get('authorization') ?? undefined;
-      if (clientAuth && auth !== undefined) {
-        const decide = (o: AuthOutcome, charged: boolean): PeerwebError | undefined => {
-          if (o.kind === 'ok') return limited(o.identity.id, addr);
-          if (o.kind === 'busy') return new PeerwebError('PW_ERR_RATE_LIMITED', { source: addr, retryAfter: 1 });
-          // Address and credentials: either one lets a client in.
-          if (addressOk) return charged ? undefined : limited(addr, addr);
-          return (charged ? undefined : limited(addr, addr)) ?? new PeerwebError('PW_ERR_MIRROR_AUTH_REQUIRED', { source: addr, reason: 'the credentials are not valid', challenge: clientAuth.challenge(o) });
-        };
-        const out = clientAuth.check(auth);
-        if (out instanceof Promise) {
-          // A password not seen yet costs the address one token before it is hashed: guessing is rate-limited.
-          const refused = limited(addr, addr);
-          return refused ?? out.then((o) => decide(o, true));
-        }
-        return decide(out, false);
-      }
-      if (addressOk) return limited(addr, addr);
-      const refused = limited(addr, addr);
-      if (refused) return refused;
-      if (clientAuth) return new PeerwebError('PW_ERR_MIRROR_AUTH_REQUIRED', { source: addr, reason: 'no credentials', challenge: clientAuth.challenge() });
-      return new PeerwebError('PW_ERR_ACCESS_DENIED', { source: addr });
-    };
+    const admission = createAdmission({
+      rate: config['mirror.rate'], burst: config['mirror.burst'], globalRate: config['mirror.globalRate'],
+      allowClients: config['mirror.allowClients'], exemptClients: config['mirror.exemptClients'],
+      ...(clientAuth ? { clientAuth } : {}), originKeys: () => originKeys, base,
+    });
+    admit = (req) => admission({ method: req.method, target: req.target, remoteAddress: req.remoteAddress, header: (n: string) => req.headers.get(n) ?? undefined });
   }
 
   const delistedFile = join(resolve(config.data), 'mirror', 'delisted.json');
@@ -440,6 +383,8 @@ export async function setUpRoles(config: Config, logger: Logger, deps: RoleDeps 
           maxObjectSize,
           rate: 0,
           globalRate: 0,
+          // The node checks clients itself (admit); the origin still has to know.
+          restricted: config['mirror.allowClients'].length > 0 || clientAuth !== undefined,
           timeoutMs: config['upstream.headersTimeout'],
         }));
         notices?.learn(originUrl.origin, false);

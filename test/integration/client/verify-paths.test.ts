@@ -132,7 +132,7 @@ test('only a whole-file digest and one mirror corrupts its ranges: the in-order 
   assert.ok(events.some((e) => e.type === 'bad' && e.source === liar.url));
 });
 
-test('a corrupt piece is caught by its piece hash as it arrives, on the thread pool', async (t) => {
+test('a corrupt piece is caught by its piece hash as it arrives', async (t) => {
   const dir = tempDir(t);
   const size = 12 * 64 * KiB;
   const body = randomFile(size);

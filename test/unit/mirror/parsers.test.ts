@@ -63,7 +63,9 @@ test('never mirrored: private, no-store, Set-Cookie, Authorization unless public
 });
 
 test('mirror offers: Will-Mirror parsing and the origin policy', () => {
-  assert.deepEqual(parseWillMirror('"/docs/", "/img/"; base="https://me.example/m/"'), { base: 'https://me.example/m/', prefixes: ['/docs/', '/img/'] });
+  assert.deepEqual(parseWillMirror('"/docs/", "/img/"; base="https://me.example/m/"'), { base: 'https://me.example/m/', prefixes: ['/docs/', '/img/'], restricted: false });
+  assert.equal(parseWillMirror('"/docs/"; base="https://me.example/m/"; restricted').restricted, true);
+  assert.equal(parseWillMirror('"/docs/"; base="https://me.example/m/"; restricted=?0').restricted, false);
   assert.throws(() => parseWillMirror('"/docs/"'), (e) => isPeerwebError(e, 'PW_ERR_MIRROR_BAD_REQUEST'));
   assert.throws(() => parseWillMirror('"/../"; base="https://me.example/"'), (e) => isPeerwebError(e, 'PW_ERR_MIRROR_BAD_REQUEST'));
   assert.throws(() => parseWillMirror('"/d/"; base="ftp://me.example/"'), (e) => isPeerwebError(e, 'PW_ERR_MIRROR_BAD_REQUEST'));
