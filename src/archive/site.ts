@@ -1,7 +1,10 @@
 import { open as openFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { PeerwebError } from '../errors/index.js';
-import { HandlerPool, DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../sandbox/index.js';
+import { HandlerPool, DEFAULT_SANDBOX_LIMITS, staticImports, type SandboxLimits } from '../sandbox/index.js';
+
+/** Modules one archive's handlers may load. */
+const MAX_MODULES = 1024;
 import { verifyManifest, type KeyResolver, type Manifest, type Verified } from './manifest.js';
 import type { ManifestFile } from './file-index.js';
 import { ArchiveIndex, readArchiveTail } from './reader.js';
@@ -198,7 +201,10 @@ class Site implements ArchiveSite {
   readonly stale: boolean;
   private readonly cache: LruBytes;
   private pool: HandlerPool | undefined;
-  private modules: Map<string, string> | undefined;
+  /** Verified module sources loaded so far, their bytes, and imported names the archive lacks. */
+  private readonly modules = new Map<string, string>();
+  private moduleBytes = 0;
+  private readonly absent = new Set<string>();
   private closed = false;
 
   constructor(readonly index: ArchiveIndex, v: Verified, private readonly closeSource: () => Promise<void>, private readonly opts: OpenArchiveOptions) {
@@ -233,30 +239,46 @@ class Site implements ArchiveSite {
     return bytes;
   }
 
-  private async handlerPool(): Promise<HandlerPool> {
-    if (this.pool) return this.pool;
-    // Module sources are loaded up front (the engine loads imports synchronously): every .js/.mjs file, bounded.
-    const modules = new Map<string, string>();
-    let total = 0;
-    const max = this.opts.maxModuleBytes ?? 8 * 1024 ** 2;
-    const routeHandlers = new Set(this.manifest.routes.map((r) => r.handler));
-    const all = await this.files();
-    const names = [...all.keys()].filter((n) => routeHandlers.has(n) || /\.m?js$/.test(n));
-    for (const n of names) {
-      const f = all.get(n)!;
-      if (total + f.size > max) {
-        if (routeHandlers.has(n)) throw new PeerwebError('PW_ERR_SANDBOX_HANDLER', { handler: n, reason: `modules exceed ${max} bytes` });
-        continue;
-      }
-      const b = await this.readFile(n);
-      if (b) { modules.set(n, b.toString('utf8')); total += b.length; }
-    }
-    this.modules = modules;
+  private handlerPool(): HandlerPool {
     this.pool ??= new HandlerPool({
-      loadModule: (n) => this.modules?.get(n),
+      loadModule: (n) => this.modules.get(n),
       readFile: (n) => this.readFile(n.replace(/^\/+/, '')),
     }, this.opts.sandbox ?? DEFAULT_SANDBOX_LIMITS);
     return this.pool;
+  }
+
+  /**
+   * Loads the module sources a route's handler needs before it runs (the engine loads imports
+   * synchronously): the handler, then what it imports statically, level by level, each read
+   * through its own index shard and checked against its hash. Nothing else of the index is read,
+   * and a later route loads only what it adds. Bounded by `maxModuleBytes` and a module count; an
+   * imported name the archive lacks is skipped (the engine then fails that request, not the node).
+   */
+  private async loadModules(handler: string): Promise<void> {
+    const max = this.opts.maxModuleBytes ?? 8 * 1024 ** 2;
+    let level = [handler].filter((n) => !this.modules.has(n));
+    while (level.length) {
+      const got = await Promise.all(level.map(async (n) => [n, await this.file(n)] as const));
+      const next = new Set<string>();
+      for (const [n, f] of got) {
+        if (this.modules.has(n) || this.absent.has(n)) continue;
+        if (!f) {
+          if (n === handler) throw new PeerwebError('PW_ERR_SANDBOX_HANDLER', { handler: n, reason: 'not in the archive' });
+          this.absent.add(n);
+          continue;
+        }
+        if (this.moduleBytes + f.size > max || this.modules.size >= MAX_MODULES) {
+          throw new PeerwebError('PW_ERR_SANDBOX_HANDLER', { handler, reason: `its modules exceed ${max} bytes or ${MAX_MODULES} modules` });
+        }
+        const b = await this.readFile(n);
+        if (!b) continue;
+        const source = b.toString('utf8');
+        this.modules.set(n, source);
+        this.moduleBytes += b.length;
+        for (const dep of staticImports(n, source)) if (!this.modules.has(dep) && !this.absent.has(dep)) next.add(dep);
+      }
+      level = [...next];
+    }
   }
 
   async handle(req: SiteRequest): Promise<SiteResponse | undefined> {
@@ -269,8 +291,9 @@ class Site implements ArchiveSite {
     if (rel.split('/').some((s) => s === '..' || s === '.') || rel.includes('\0') || rel.includes('\\')) return undefined;
     const handler = matchRoute(this.manifest, rel);
     if (handler) {
-      const pool = await this.handlerPool();
+      const pool = this.handlerPool();
       try {
+        await this.loadModules(handler);
         const res = await pool.run(handler, { method: req.method, url: u.href, headers: req.headers, body: req.body }, (this.opts.now ?? Date.now)());
         return { status: res.status, headers: [...res.headers, ['x-peerweb-archive', String(this.manifest.version)]], body: req.method === 'HEAD' ? Buffer.alloc(0) : res.body };
       } catch (err) {

@@ -152,6 +152,34 @@ const PRELUDE = String.raw`
 })();
 `;
 
+/** The archive name a module specifier of module `base` names: relative to it, or from the archive root. */
+export function moduleName(base: string, spec: string): string {
+  if (spec.startsWith('./') || spec.startsWith('../')) {
+    const parts = base.split('/').slice(0, -1);
+    for (const seg of spec.split('/')) {
+      if (seg === '..') parts.pop(); else if (seg !== '.') parts.push(seg);
+    }
+    return parts.join('/');
+  }
+  return spec.replace(/^\//, '');
+}
+
+const IMPORT_SPECIFIER = /\b(?:import|export)\s*(?:[\w$*{}\s,]*?\bfrom\s*)?(['"])([^'"\n]{1,512})\1/g;
+
+/**
+ * Archive names of the modules a module's source imports statically (`import … from "…"`,
+ * `import "…"`, `export … from "…"`), at most `max`. A scan, not a parse: a match inside a string
+ * or comment only names a module that is loaded for nothing (or absent, and skipped).
+ */
+export function staticImports(name: string, source: string, max = 256): string[] {
+  const out = new Set<string>();
+  for (const m of source.matchAll(IMPORT_SPECIFIER)) {
+    out.add(moduleName(name, m[2] as string));
+    if (out.size >= max) break;
+  }
+  return [...out];
+}
+
 type Limit = 'cpu' | 'wall';
 
 class Vm {
@@ -223,16 +251,7 @@ export class HandlerPool {
         },
       }),
       moduleLoader: {
-        normalize: (base: string, spec: string) => {
-          if (spec.startsWith('./') || spec.startsWith('../')) {
-            const parts = base.split('/').slice(0, -1);
-            for (const seg of spec.split('/')) {
-              if (seg === '..') parts.pop(); else if (seg !== '.') parts.push(seg);
-            }
-            return parts.join('/');
-          }
-          return spec.replace(/^\//, '');
-        },
+        normalize: moduleName,
         load: (name: string) => {
           const src = host.loadModule(name);
           if (src === undefined) throw new Error(`module ${name} is not in the archive`);
