@@ -8,7 +8,7 @@ import {
   type IndexRef, type Manifest, type ManifestRoute,
 } from './manifest.js';
 import { cutShards, serializeShard, shardName, type IndexRow } from './file-index.js';
-import { ARCHIVE_TAIL_READ, ZipReader, bufferSource, checkEntryName, localHeaderLength, prepareEntry, writeZip, type PreparedEntry, type ZipInput } from './zip.js';
+import { ARCHIVE_TAIL_READ, DEFAULT_ZIP_LIMITS, ZipReader, bufferSource, checkEntryName, localHeaderLength, prepareEntry, writeZip, type PreparedEntry, type ZipInput } from './zip.js';
 import { chunksOf } from './chunks.js';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -162,9 +162,14 @@ export function packArchive(meta: PackMeta, input: readonly PackFile[], key: Pub
     starts = cutShards(rows, target);
     ({ shards, index } = shardsFor(starts));
   }
+  // The builder never writes what a reader with default limits would refuse.
+  const entries = prepared.length + shards.length + 2;
+  if (entries > DEFAULT_ZIP_LIMITS.maxEntries) {
+    throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: '(writer)', reason: `${files.length} files and ${shards.length} index shards make ${entries} zip entries, more than readers accept (${DEFAULT_ZIP_LIMITS.maxEntries}, archive.maxEntries): split the site into several archives by prefix` });
+  }
   const manifest: Manifest = { ...meta, format: FORMAT, index };
   const manifestBytes = serializeManifest(manifest);
-  parseManifest(manifestBytes); // the builder never writes what the reader would refuse
+  parseManifest(manifestBytes);
   const sig = key ? signManifest(manifestBytes, key) : undefined;
   const comment = encodeTail(manifestBytes, sig);
   if (comment.length > 0xffff) throw new PeerwebError('PW_ERR_ARCHIVE_FORMAT', { archive: '(writer)', reason: `manifest of ${manifestBytes.length} bytes does not fit in the end record comment (65535 bytes): too many routes` });

@@ -111,6 +111,14 @@ test('standard zip tools accept the archive', { skip: spawnSync('unzip', ['-v'])
   assert.match(r.stdout, /testing: handlers\/search\.js/);
 });
 
+test('the builder refuses an archive with more zip entries than readers accept by default', () => {
+  // 99,990 files fit the file count, but with the index shards, manifest and signature the zip would
+  // hold more than 100,000 entries: a reader with default limits would refuse what was built.
+  const files = Array.from({ length: 99_990 }, (_, i) => ({ path: `p/${i}.txt`, data: Buffer.from('x'), type: 'text/plain' }));
+  const meta = { origin: 'https://www.example.com', prefix: '/', version: 1, notBefore: new Date(T0).toISOString(), notAfter: new Date(T0 + DAY).toISOString(), staleIfUnverified: 0, routes: [] };
+  assert.throws(() => packArchive(meta, files, undefined), (e) => isPeerwebError(e, 'PW_ERR_ARCHIVE_FORMAT') && /zip entries, more than readers accept \(100000/.test(e.message));
+});
+
 test('a large index: the manifest still fits the first read, one file costs one shard', async () => {
   const key = generatePublisherKey();
   const files = Array.from({ length: 5000 }, (_, i) => ({ path: `docs/page-${String(i).padStart(4, '0')}.html`, data: Buffer.from(`<p>page ${i}</p>`), type: 'text/html' }));
