@@ -6,7 +6,7 @@
  * max(F/u_s, N·F/(u_s + Σu_i)), and the verification cost: one client, mirrors unthrottled,
  * `getVerified` against the client's own transfer engine run without HEAD, Metalink or hashing.
  *
- *   npx tsx bench/p2p-flash-crowd.ts [--clients 200] [--size-mib 10] [--mirrors 4] [--origin-mibps 20] [--mirror-mibps 40] [--repeat 7] [--single-mib 64]
+ *   npx tsx bench/p2p-flash-crowd.ts [--clients 200] [--size-mib 10] [--mirrors 4] [--origin-mibps 20] [--mirror-mibps 40] [--repeat 7] [--single-mib 64] [--link-mibps 30]
  *   npx tsx bench/p2p-flash-crowd.ts --single-only     # only the verification cost (no crowd), docs untouched
  *
  * Prints a Markdown table and writes bench/out/p2p-flash-crowd.json (with --single-only:
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '200' }, 'size-mib': { type: 'string', default: '10' }, mirrors: { type: 'string', default: '4' },
     'origin-mibps': { type: 'string', default: '20' }, 'mirror-mibps': { type: 'string', default: '40' }, parallel: { type: 'string', default: '4' },
     'single-only': { type: 'boolean', default: false }, repeat: { type: 'string', default: '7' }, 'single-mib': { type: 'string', default: '64' },
+    'link-mibps': { type: 'string', default: '30' },
   },
 });
 const N = Number(values.clients);
@@ -41,6 +42,9 @@ const singleOnly = values['single-only'] === true;
 /** Size of the file the one-client verification cost is measured on (a 10 MiB transfer takes ~30 ms here: too short to time). */
 const S = Number(values['single-mib']) * 1024 * 1024;
 if (!Number.isInteger(S) || S < MiB) throw new Error(`--single-mib ${values['single-mib']} must be a whole number of MiB, at least 1`);
+/** Per-mirror rate of the "fast link" single-client mode: 4 × 30 MiB/s is about a gigabit link. */
+const uLink = Number(values['link-mibps']) * MiB;
+if (!(uLink > 0)) throw new Error(`--link-mibps ${values['link-mibps']} must be a positive number`);
 const repeat = Number(values.repeat);
 if (!Number.isInteger(repeat) || repeat < 1 || repeat > 99) throw new Error(`--repeat ${values.repeat} must be an integer from 1 to 99`);
 
@@ -124,6 +128,7 @@ try {
   interface Mode { name: string; rate: number; fsync: boolean; digest?: Buffer; raw: number[]; verified: number[]; rawCpu: number[]; verifiedCpu: number[]; readBack: number; whole: boolean; pieces: boolean }
   const modes: Mode[] = [
     { name: `mirrors at ${uM / MiB} MiB/s each (the crowd's rate), default`, rate: uM, fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
+    { name: `mirrors at ${uLink / MiB} MiB/s each (${((M * uLink * 8) / 1e9).toFixed(1)} Gbit/s in all, \`--link-mibps\`), default`, rate: uLink, fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
     { name: 'unthrottled, default (flush to disk before rename)', rate: Infinity, fsync: true, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
     { name: 'unthrottled, no flush (--no-fsync)', rate: Infinity, fsync: false, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
     { name: 'unthrottled, digest given (--digest): piece hashes and whole-file hash', rate: Infinity, fsync: false, digest: fileDigest, raw: [], verified: [], rawCpu: [], verifiedCpu: [], readBack: 0, whole: false, pieces: false },
@@ -181,7 +186,7 @@ try {
     writeFileSync('bench/out/p2p-flash-crowd.json', JSON.stringify(out, null, 2));
     const report = `## Flash crowd: ${N} peerweb get clients, one ${F / MiB} MiB file, ${M} mirrors
 
-Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; the origin front and mirrors in one process, the clients in another, on loopback (${cpus().length} CPUs). Verification cost: one client fetching a ${S / MiB} MiB file (\`--single-mib\`; a 10 MiB transfer lasts ~30 ms here, too short to time) from the same mirrors at the crowd's rate and unthrottled, \`peerweb get\` against its own transfer engine run without HEAD, Metalink or hashing (same ranges, writes, temp file, flush and rename); the two alternate, ${repeat} runs each.
+Upload rates: origin ${uS / MiB} MiB/s, each mirror ${uM / MiB} MiB/s; the origin front and mirrors in one process, the clients in another, on loopback (${cpus().length} CPUs). Verification cost: one client fetching a ${S / MiB} MiB file (\`--single-mib\`; a 10 MiB transfer lasts ~30 ms here, too short to time) from the same mirrors at the crowd's rate, at about a gigabit link in all, and unthrottled, \`peerweb get\` against its own transfer engine run without HEAD, Metalink or hashing (same ranges, writes, temp file, flush and rename); the two alternate, ${repeat} runs each.
 
 | measure | value | target |
 |---|---|---|
