@@ -1,15 +1,14 @@
 // Partial retrieval of one entry from a ~100 MB site archive over HTTP Range.
 // Target: at most 3 ranged requests and at most 1 % of the archive's bytes.
 // Run: npx tsx bench/archive-partial.ts   (prints a Markdown table)
-import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { buildArchive, httpRangeSource, openArchive } from '../src/archive/index.js';
 import { generatePublisherKey } from '../src/integrity/keys.js';
 import { benchSection } from './report.js';
+import { rangeHolder } from '../test/helpers/range-holder.js';
 
 const key = generatePublisherKey();
 const rows: string[] = [];
@@ -22,19 +21,9 @@ for (const [files, size] of [[100, 1024 * 1024], [1000, 100 * 1024], [10000, 10 
   const bytes = buildArchive({ dir, origin: 'https://www.example.com', prefix: '/', notBefore: Date.now() - 1000, validFor: 86_400_000, key });
   const buildMs = performance.now() - t0;
   rmSync(dir, { recursive: true, force: true });
-  const stats = { requests: 0, bytes: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')!;
-    const start = m[1] === '' ? bytes.length - Number(m[2]) : Number(m[1]);
-    const last = m[1] === '' || m[2] === '' ? bytes.length - 1 : Math.min(Number(m[2]), bytes.length - 1);
-    const body = bytes.subarray(start, last + 1);
-    stats.bytes += body.length;
-    res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${bytes.length}`, 'content-length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/a.pwar`;
+  const h = await rangeHolder(bytes);
+  const stats = h.stats;
+  const url = h.url;
   const t1 = performance.now();
   const site = await openArchive(await httpRangeSource(url), { keysFor: async () => [key] });
   const res = await site.handle({ method: 'GET', url: `https://www.example.com/f/${Math.floor(files / 2)}.bin`, headers: [] });
@@ -42,8 +31,7 @@ for (const [files, size] of [[100, 1024 * 1024], [1000, 100 * 1024], [10000, 10 
   if (res?.status !== 200 || res.body.length !== size) throw new Error('entry not served');
   const entry = (await site.file(`f/${Math.floor(files / 2)}.bin`))!.csize; // already read: no request
   await site.close();
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await h.close();
   const share = (100 * stats.bytes) / bytes.length;
   const met = stats.requests <= 3 && stats.bytes <= 0.01 * bytes.length;
   const overhead = stats.bytes - entry;

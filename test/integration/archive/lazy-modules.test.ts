@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { buildArchive, httpRangeSource, openArchive } from '../../../src/archive/index.js';
 import { generatePublisherKey } from '../../../src/integrity/keys.js';
 import { staticImports } from '../../../src/sandbox/index.js';
+import { rangeHolder } from '../../helpers/range-holder.js';
 
 // A dynamic route of an archive read by Range loads its handler and what that imports, each
 // through its own index shard: not every shard to find every module.
@@ -35,20 +34,10 @@ test('the first dynamic route reads only the shards of its handler and its impor
     routes: [{ pattern: '/hello', handler: 'a/handler.js' }, { pattern: '/other', handler: 'm/other.js' }],
   });
 
-  const stats = { requests: 0, bytes: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')!;
-    const start = m[1] === '' ? bytes.length - Number(m[2]) : Number(m[1]);
-    const last = m[1] === '' || m[2] === '' ? bytes.length - 1 : Math.min(Number(m[2]), bytes.length - 1);
-    const body = bytes.subarray(start, last + 1);
-    stats.bytes += body.length;
-    res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${bytes.length}`, 'content-length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  const site = await openArchive(await httpRangeSource(`http://127.0.0.1:${(server.address() as AddressInfo).port}/s.pwar`), { keysFor: async () => [key] });
+  const h = await rangeHolder(bytes);
+  t.after(h.close);
+  const stats = h.stats;
+  const site = await openArchive(await httpRangeSource(h.url), { keysFor: async () => [key] });
   t.after(() => site.close());
   const shards = site.manifest.index.length;
   assert.ok(shards >= 8, `the index has ${shards} shards`);

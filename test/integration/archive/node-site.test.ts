@@ -1,24 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildArchive } from '../../../src/archive/index.js';
 import { generatePublisherKey, publicKeyBase64 } from '../../../src/integrity/keys.js';
 import { startOrigin } from '../../helpers/origin.js';
 import { startNode } from '../../helpers/node.js';
+import { sendRange } from '../../helpers/range-holder.js';
 
 const SITE = fileURLToPath(new URL('../../fixtures/archive/site/', import.meta.url));
 const HOST = 'www.example.com';
-
-/** Answers a single `Range: bytes=a-b` (or a suffix) as an archive host does; the whole body otherwise. */
-function sendRange(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-  if (!m) { res.writeHead(200, { 'content-length': bytes.length, 'accept-ranges': 'bytes' }); res.end(bytes); return; }
-  const start = m[1] === '' ? Math.max(0, bytes.length - Number(m[2])) : Number(m[1]);
-  const last = m[1] === '' || m[2] === '' ? bytes.length - 1 : Math.min(Number(m[2]), bytes.length - 1);
-  res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${bytes.length}`, 'content-length': last - start + 1 });
-  res.end(bytes.subarray(start, last + 1));
-}
 
 /** The fixture site as an archive of http://www.example.com, signed by `key`. */
 function siteArchive(key: ReturnType<typeof generatePublisherKey>, staleIfUnverified = 3600): Buffer {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,26 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { ARCHIVE_TAIL_READ, buildArchive, chooseFetchMode, httpRangeSource, openArchive, type KeyResolver } from '../../../src/archive/index.js';
 import { generatePublisherKey } from '../../../src/integrity/keys.js';
 import { isPeerwebError } from '../../../src/errors/index.js';
+import { rangeHolder } from '../../helpers/range-holder.js';
 
 const SITE = fileURLToPath(new URL('../../fixtures/archive/site/', import.meta.url));
-
-/** A holder serving one archive with single-range support; counts requests and body bytes. */
-async function holder(bytes: Buffer): Promise<{ url: string; server: Server; stats: { requests: number; bytes: number } }> {
-  const stats = { requests: 0, bytes: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-    if (!m) { stats.bytes += bytes.length; res.writeHead(200, { 'content-length': bytes.length }); res.end(bytes); return; }
-    let start: number; let last: number;
-    if (m[1] === '') { start = Math.max(0, bytes.length - Number(m[2])); last = bytes.length - 1; } else { start = Number(m[1]); last = m[2] === '' ? bytes.length - 1 : Math.min(Number(m[2]), bytes.length - 1); }
-    const body = bytes.subarray(start, last + 1);
-    stats.bytes += body.length;
-    res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${bytes.length}`, 'content-length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/site.pwar`, server, stats };
-}
 
 test('partial retrieval: one entry of a large archive in at most 3 ranged requests and a small share of its bytes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-partial-'));
@@ -40,8 +23,8 @@ test('partial retrieval: one entry of a large archive in at most 3 ranged reques
   const key = generatePublisherKey();
   const trust: KeyResolver = { keysFor: async () => [key] };
   const bytes = buildArchive({ dir, origin: 'https://www.example.com', prefix: '/', notBefore: Date.now() - 1000, validFor: 86_400_000, key, routes: [{ pattern: '/search', handler: 'handlers/search.js' }] });
-  const h = await holder(bytes);
-  t.after(() => new Promise<void>((resolve) => { h.server.closeAllConnections(); h.server.close(() => resolve()); }));
+  const h = await rangeHolder(bytes);
+  t.after(h.close);
   // The origin is not involved at all: the archive comes from a holder and pages render from it.
   const site = await openArchive(await httpRangeSource(h.url), trust);
   t.after(() => site.close());

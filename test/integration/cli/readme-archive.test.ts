@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { main } from '../../../src/cli/main.js';
 import { captureIo } from '../../helpers/cli-io.js';
 import { startOrigin } from '../../helpers/origin.js';
+import { sendRange } from '../../helpers/range-holder.js';
 import { DNSMASQ, startDnsmasq } from '../directory/dnsmasq.js';
 
 // The README's worked example, step by step through the real CLI: a key pair whose TXT record goes
@@ -51,15 +52,7 @@ test('README example: key in a DNS zone, signed archive with a search page, serv
   // 3. The origin offers the archive (by Range) and answers everything else itself.
   const archive = readFileSync(pwar);
   const origin = await startOrigin((req, res) => {
-    if (req.url === '/site.pwar') {
-      const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-      if (!m) { res.writeHead(200, { 'content-length': archive.length, 'accept-ranges': 'bytes' }); res.end(archive); return; }
-      const start = m[1] === '' ? Math.max(0, archive.length - Number(m[2])) : Number(m[1]);
-      const last = m[1] === '' || m[2] === '' ? archive.length - 1 : Math.min(Number(m[2]), archive.length - 1);
-      res.writeHead(206, { 'content-range': `bytes ${start}-${last}/${archive.length}`, 'content-length': last - start + 1 });
-      res.end(archive.subarray(start, last + 1));
-      return;
-    }
+    if (req.url === '/site.pwar') return void sendRange(req, res, archive);
     res.writeHead(200, { 'cache-control': 'no-store' });
     res.end('from origin');
   });
