@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { PeerwebError } from '../errors/index.js';
 import { Request, Response } from './exchange.js';
 import { RequestParser, type ParsedHead, type ParserSink } from './parser.js';
+import { readIntoShared, type WriteScratch } from './buffers.js';
 import type { AcceptLimits, RequestHandler } from './types.js';
 
 /** Reasons for not reading the socket (bit mask). */
@@ -23,6 +24,10 @@ const COPY_LIMIT = 16 * 1024;
 export interface ConnectionHost {
   readonly limits: AcceptLimits;
   readonly onRequest: RequestHandler;
+  /** Shared by the host's connections: what every read lands in (sockets accepted paused), if set. */
+  readonly readBuffer: Buffer | undefined;
+  /** Shared by the host's connections: where small responses are assembled. */
+  readonly scratch: WriteScratch;
   report(err: Error, remoteAddress: string): void;
   removed(conn: Connection): void;
 }
@@ -60,10 +65,16 @@ export class Connection implements ParserSink {
   /** Heads parsed during the current 'data' event (-1 outside one). */
   private headsInData = -1;
   private drainWaiters: (() => void)[] | null = null;
+  /** Reads land in the server's shared buffer: bytes kept past a read are copied. */
+  private readonly borrowing: boolean;
   private readonly onDataBound: (chunk: Buffer) => void;
   private readonly onEndBound: () => void;
 
-  constructor(socket: Socket, host: ConnectionHost) {
+  constructor(accepted: Socket, host: ConnectionHost) {
+    const rb = host.readBuffer;
+    const shared = rb === undefined ? undefined : readIntoShared(accepted, rb, (n, buf) => this.onRead(n, buf));
+    const socket = shared ?? accepted;
+    this.borrowing = shared !== undefined;
     this.socket = socket;
     this.host = host;
     this.limits = host.limits;
@@ -77,7 +88,10 @@ export class Connection implements ParserSink {
     this.onDataBound = (chunk) => this.onData(chunk);
     this.onEndBound = () => this.onEnd();
     socket.setNoDelay(true);
-    socket.on('data', this.onDataBound);
+    if (!this.borrowing) {
+      socket.on('data', this.onDataBound);
+      socket.resume();
+    }
     socket.on('end', this.onEndBound);
     socket.on('error', (err) => this.host.report(err, this.remoteAddress));
     socket.on('close', () => this.onClose());
@@ -86,14 +100,26 @@ export class Connection implements ParserSink {
 
   // ---- socket events -------------------------------------------------------------------------
 
+  /** One read into the shared buffer (see `readIntoShared`). */
+  private onRead(n: number, buf: Buffer): boolean {
+    // A tunnel owns the socket now: its bytes go the ordinary stream way, copied.
+    if (this.detached) return this.socket.push(Buffer.from(buf.subarray(0, n)));
+    this.parse(buf.subarray(0, n), true);
+    return true;
+  }
+
   private onData(chunk: Buffer): void {
+    this.parse(chunk, false);
+  }
+
+  private parse(chunk: Buffer, borrowed: boolean): void {
     if (this.ended || this.destroyed) return; // lingering: dropped
     const now = Date.now();
     this.now = now;
     if (this.bodyReq !== null) this.lastBodyData = now;
     this.headsInData = 0;
     try {
-      this.parser.push(chunk);
+      this.parser.push(chunk, borrowed);
     } catch (err) {
       // A bug must cost one connection, not the process.
       this.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -177,7 +203,8 @@ export class Connection implements ParserSink {
   }
 
   onBody(chunk: Buffer): void {
-    this.bodyReq?.deliver(chunk);
+    // Body bytes outlive the read (handlers queue them): out of the shared buffer they are copied.
+    this.bodyReq?.deliver(this.borrowing ? Buffer.from(chunk) : chunk);
   }
 
   onMessageEnd(): void {
@@ -283,11 +310,14 @@ export class Connection implements ParserSink {
     if (bodyLen <= COPY_LIMIT) {
       // One buffer, one write: cheaper than a writev of three for small responses.
       const hl = head.length;
-      const out = Buffer.allocUnsafe(hl + tail.length + bodyLen);
+      const n = hl + tail.length + bodyLen;
+      const scratch = this.host.scratch;
+      const out = scratch.take(n);
       head.copy(out, 0);
       const tl = out.write(tail, hl, 'latin1');
       if (body !== null) body.copy(out, hl + tl);
-      s.write(out);
+      s.write(out.length === n ? out : out.subarray(0, n));
+      scratch.written(s, out);
       return;
     }
     s.cork();
@@ -356,7 +386,7 @@ export class Connection implements ParserSink {
     this.parser.stop();
     this.queue.length = 0;
     this.bodyReq = null;
-    if (rest.length > 0) s.unshift(rest);
+    if (rest.length > 0) s.unshift(this.borrowing ? Buffer.from(rest) : rest);
     return s;
   }
 

@@ -154,14 +154,22 @@ export class RequestParser {
     this.chunkLineLimit = limits.chunkLine ?? 4096;
   }
 
-  /** Feeds bytes; parses as far as possible unless paused. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds bytes; parses as far as possible unless paused. `borrowed`: the caller reuses `chunk` after this
+   * returns, so the bytes kept for later are copied (body pieces handed to the sink are views: it copies them).
+   */
+  push(chunk: Buffer, borrowed = false): void {
     if (this.state >= S.Tunnel) {
-      if (this.state === S.Tunnel) this.append(chunk);
+      if (this.state === S.Tunnel) this.append(borrowed ? Buffer.from(chunk) : chunk);
       return;
     }
     this.append(chunk);
     if (!this.isPaused) this.run();
+    if (borrowed && this.buf === chunk) {
+      this.buf = this.off < chunk.length ? Buffer.from(chunk.subarray(this.off)) : EMPTY;
+      this.scan -= this.off;
+      this.off = 0;
+    }
   }
 
   /** Stops parsing after the current callback; input is kept until `resume`. */

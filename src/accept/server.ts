@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { PeerwebError } from '../errors/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { READ_BUFFER_SIZE, WriteScratch } from './buffers.js';
 import type { AcceptLimits, AcceptOptions, AcceptServer, RequestHandler } from './types.js';
 
 /** Sweep period: a quarter of the smallest timeout, between 10 ms and 1 s. */
@@ -15,6 +16,9 @@ class AcceptServerImpl implements AcceptServer, ConnectionHost {
   private readonly onErrorCb: AcceptOptions['onError'];
   private readonly server: Server;
   private readonly conns = new Set<Connection>();
+  /** Every connection reads into this one buffer; the parser copies what it keeps. */
+  readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+  readonly scratch = new WriteScratch();
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   private emptied: (() => void) | null = null;
@@ -23,7 +27,7 @@ class AcceptServerImpl implements AcceptServer, ConnectionHost {
     this.limits = opts.limits;
     this.onRequest = opts.onRequest;
     this.onErrorCb = opts.onError;
-    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (s) => this.onConnection(s));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) => this.onConnection(s));
   }
 
   get connections(): number {

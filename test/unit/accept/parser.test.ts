@@ -24,12 +24,20 @@ interface Result {
   error?: { status: number; code: string; message: string };
 }
 
+interface Feed {
+  /** Each part is copied into one reused buffer, which is overwritten right after `push(part, true)` returns. */
+  borrowed?: boolean;
+  /** The sink pauses the parser on every head; it is resumed after the next part has been pushed. */
+  pauseOnHead?: boolean;
+}
+
 /** Feeds `parts` one by one; collects messages (body pieces joined) and the first error. */
-function parse(parts: (string | Buffer)[], limits: ParserLimits = LIMITS): Result {
+function parse(parts: (string | Buffer)[], limits: ParserLimits = LIMITS, feed: Feed = {}): Result {
   const res: Result = { msgs: [] };
   let cur: Msg | null = null;
   const p = new RequestParser(limits, {
     onHead(h: ParsedHead) {
+      if (feed.pauseOnHead === true) p.pause();
       cur = {
         method: h.method,
         target: h.target,
@@ -62,7 +70,18 @@ function parse(parts: (string | Buffer)[], limits: ParserLimits = LIMITS): Resul
       res.error = { status: e.status, code: e.code, message: e.message };
     },
   });
-  for (const part of parts) p.push(typeof part === 'string' ? Buffer.from(part, 'latin1') : part);
+  const shared = Buffer.alloc(4096);
+  for (const part of parts) {
+    const b = typeof part === 'string' ? Buffer.from(part, 'latin1') : part;
+    if (feed.borrowed === true) {
+      assert.ok(b.length <= shared.length);
+      b.copy(shared);
+      p.push(shared.subarray(0, b.length), true);
+      shared.fill(0x58);
+    } else p.push(b);
+    if (feed.pauseOnHead === true) p.resume();
+  }
+  if (feed.pauseOnHead === true) for (let i = 0; i < 100 && p.paused; i++) p.resume();
   return res;
 }
 
@@ -445,4 +464,29 @@ test('mutated requests never throw: each ends in messages or one error', () => {
     const r = parse([b.subarray(0, cut), b.subarray(cut)]);
     for (const msg of r.msgs) assert.ok(msg.body.length <= 1000);
   }
+});
+
+test('a reused input buffer: bytes kept across pushes are copied, results equal those of owned input', () => {
+  const streams = [
+    `GET /one HTTP/1.1\r\n${H}Accept: */*\r\n\r\nPOST /two HTTP/1.1\r\n${H}Content-Length: 11\r\n\r\nhello worldGET /three HTTP/1.1\r\n${H}\r\n`,
+    `POST /c HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\nGET /d HTTP/1.1\r\n${H}\r\n`,
+    `CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n`,
+  ];
+  let compared = 0;
+  for (const s of streams) {
+    for (const pauseOnHead of [false, true]) {
+      const whole = parse([s], LIMITS, { pauseOnHead });
+      assert.equal(whole.error, undefined);
+      assert.ok(whole.msgs.length >= 1);
+      // Every split into two parts, and byte by byte.
+      const splits: string[][] = [];
+      for (let cut = 1; cut < s.length; cut++) splits.push([s.slice(0, cut), s.slice(cut)]);
+      splits.push([...s]);
+      for (const parts of splits) {
+        assert.deepEqual(parse(parts, LIMITS, { borrowed: true, pauseOnHead }), whole, `split ${JSON.stringify(parts.slice(0, 2))}`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared > 500);
 });
