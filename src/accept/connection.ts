@@ -3,6 +3,7 @@ import { PeerwebError } from '../errors/index.js';
 import { Request, Response } from './exchange.js';
 import { RequestParser, type ParsedHead, type ParserSink } from './parser.js';
 import { readIntoShared, type WriteScratch } from './buffers.js';
+import { limitUnsent } from './sockopt.js';
 import type { AcceptLimits, RequestHandler } from './types.js';
 
 /** Reasons for not reading the socket (bit mask). */
@@ -88,6 +89,7 @@ export class Connection implements ParserSink {
     this.onDataBound = (chunk) => this.onData(chunk);
     this.onEndBound = () => this.onEnd();
     socket.setNoDelay(true);
+    limitUnsent(socket, host.limits.unsentBytes ?? 0);
     if (!this.borrowing) {
       socket.on('data', this.onDataBound);
       socket.resume();

@@ -12,6 +12,8 @@ export interface AcceptLimits {
   readonly idleTimeout: number;
   readonly maxConnections: number;
   readonly pipelineDepth: number;
+  /** Response bytes the kernel may hold unsent per connection (TCP_NOTSENT_LOWAT); 0 or absent: the system's. */
+  readonly unsentBytes?: number;
 }
 
 /** A parsed, strictly valid request. The body (if any) is streamed and already de-chunked. */

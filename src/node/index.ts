@@ -110,6 +110,7 @@ export async function createNode(givenConfig: Config, opts: NodeOptions = {}): P
       idleTimeout: config['limits.idleTimeout'],
       maxConnections: config['limits.maxConnections'],
       pipelineDepth: config['limits.pipelineDepth'],
+      unsentBytes: config['limits.unsentBytes'],
     },
     onRequest: proxy.handler,
     onError: (err) => metrics.inc('peerweb_errors_total', 1, (err as { code?: string }).code ?? 'PW_ERR_HTTP_PARSE'),

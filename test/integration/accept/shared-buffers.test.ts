@@ -1,7 +1,10 @@
 // Every connection of a server reads into one shared buffer and assembles small responses in one shared
 // scratch buffer: these tests interleave connections so that a byte kept by reference would be overwritten.
+// The last one checks the socket option that bounds the bytes the kernel holds unsent.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { IncomingRequest, OutgoingResponse } from '../../../src/accept/index.js';
 import { Fields } from '../../../src/http/fields.js';
@@ -121,4 +124,24 @@ test('responses queued for a client that does not read keep their bytes while ot
     const r = rs[i] as string;
     assert.equal(r.slice(r.indexOf('\r\n\r\n') + 4), bodyOf(i).toString('latin1'), `response ${i}`);
   }
+});
+
+test('limits.unsentBytes is set on accepted sockets (TCP_NOTSENT_LOWAT)', { skip: process.platform !== 'linux' }, async (t) => {
+  const { getsockopt } = createRequire(import.meta.url)('sockopt') as { getsockopt: (s: Socket, level: number, name: number) => number };
+  const seen = deferred<number[]>();
+  const { port } = await startServer(
+    t,
+    (req, res) => {
+      res.writeHead(200, new Fields(), 'Connection established');
+      void res.takeSocket().then((s) => {
+        // IPPROTO_TCP, TCP_NOTSENT_LOWAT
+        seen.resolve([getsockopt(s, 6, 25)]);
+        s.destroy();
+      });
+    },
+    { unsentBytes: 96 * 1024 },
+  );
+  const c = await RawClient.open(t, port);
+  c.write(`CONNECT b.example:443 HTTP/1.1\r\nHost: b.example:443\r\n\r\n`);
+  assert.deepEqual(await seen.promise, [96 * 1024]);
 });
