@@ -52,6 +52,7 @@ export class Request implements IncomingRequest {
   private bodyRequested = false;
   private waiter: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: Error) => void } | null = null;
   private ac: AbortController | null = null;
+  private gone = false;
 
   constructor(conn: Connection, head: ParsedHead, receivedAt: number) {
     this.conn = conn;
@@ -79,8 +80,13 @@ export class Request implements IncomingRequest {
     return this.ac.signal;
   }
 
+  get aborted(): boolean {
+    return this.gone || (this.conn.destroyed && !this.res.finished);
+  }
+
   /** The client went away before the response was complete. */
   abortSignal(): void {
+    this.gone = true;
     if (this.ac !== null && !this.ac.signal.aborted) this.ac.abort(new Error('Client connection closed'));
     this.failBody(new PeerwebError('PW_ERR_HTTP_PARSE', { reason: 'connection closed before the body was complete' }));
   }

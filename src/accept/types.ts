@@ -35,6 +35,8 @@ export interface IncomingRequest {
   readonly receivedAt: number;
   /** Aborted when the client goes away before the response has been written. */
   readonly signal: AbortSignal;
+  /** Whether the client went away before the response was complete: `signal.aborted` without making the signal. */
+  readonly aborted: boolean;
   /** The de-chunked body, bounded by limits.requestBody (a larger one errors with PW_ERR_HTTP_BODY_TOO_LARGE). */
   body(): AsyncIterable<Buffer>;
   /** Reads the whole body into memory (bounded by `limit` and limits.requestBody). */

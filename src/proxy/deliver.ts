@@ -4,7 +4,7 @@ import type { Transaction } from './context.js';
 export async function streamBody(tx: Transaction, body: AsyncIterable<Buffer>): Promise<void> {
   const { res } = tx;
   for await (const chunk of body) {
-    if (tx.req.signal.aborted) throw new Error('client went away');
+    if (tx.req.aborted) throw new Error('client went away');
     tx.bytes += chunk.length;
     if (!res.write(chunk)) await res.waitDrain();
   }

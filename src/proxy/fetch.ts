@@ -346,7 +346,7 @@ async function deliverFlight(tx: Transaction, f: Flight, head: FlightHead): Prom
       writeAvailable();
     });
     while (!ended) {
-      if (tx.req.signal.aborted) throw new Error('client went away');
+      if (tx.req.aborted) throw new Error('client went away');
       if (!drained) {
         await res.waitDrain();
         drained = true;
@@ -372,7 +372,7 @@ async function deliverFlightRange(tx: Transaction, f: Flight, head: FlightHead, 
     res.writeHead(206, h);
     if (res.isHead) offset = range.end + 1;
     while (offset <= range.end) {
-      if (tx.req.signal.aborted) throw new Error('client went away');
+      if (tx.req.aborted) throw new Error('client went away');
       if (c.cursor === f.chunks.length) {
         if (f.done) throw f.failed ?? new Error('upstream body ended before the requested range');
         await more();

