@@ -169,11 +169,18 @@ async function main(): Promise<void> {
     // Flash crowd: N simultaneous GETs of one cold object behind a 200 ms origin; rounds interleaved
     // like the hit rounds (one crowd is 500 samples taken within ~30 ms: one scheduler hiccup moves it).
     if (args.crowd > 0) {
-      for (let round = 1; round <= args.crowdRounds; round += 1) {
+      // Like the hit scenarios, each system first gets one unmeasured crowd (round 0) when --warmup is set:
+      // the hit warm-up never runs the miss and collapsing paths.
+      for (let round = args.warmup > 0 ? 0 : 1; round <= args.crowdRounds; round += 1) {
         for (const sys of systems) {
           const r = running.get(sys.name);
           if (!r) continue;
           const path = `/slow/crowd-${sys.name}-${started.getTime()}-${round}`;
+          if (round === 0) {
+            const c = await flashCrowd(r.port, path, args.crowd).catch((err: Error) => ({ ok: 0, failed: args.crowd, firstError: err.message }));
+            log(`crowd warm-up ${sys.name}: ok ${c.ok} failed ${c.failed}${c.firstError ? ` (${c.firstError})` : ''}`);
+            continue;
+          }
           try {
             const c = await flashCrowd(r.port, path, args.crowd);
             const one = {
@@ -215,7 +222,7 @@ async function main(): Promise<void> {
     started: started.toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     loadAverage: [loadStart, os.loadavg()[0] ?? 0],
-    rounds: args.rounds, seconds: args.seconds, warmup: args.warmup, crowdClients: args.crowd, crowdRounds: args.crowdRounds, idleConnections: args.idle,
+    rounds: args.rounds, seconds: args.seconds, warmup: args.warmup, crowdClients: args.crowd, crowdRounds: args.crowdRounds, crowdWarmup: args.crowd > 0 && args.warmup > 0, idleConnections: args.idle,
     scenarios: SCENARIOS.map((s) => ({ ...s })),
     systems,
   };

@@ -38,6 +38,8 @@ export interface BenchRun {
   crowdClients: number;
   /** Crowd rounds per system, interleaved (absent in older runs: one). */
   crowdRounds?: number;
+  /** Each system got one unmeasured crowd before the measured ones (absent in older runs: no). */
+  crowdWarmup?: boolean;
   idleConnections: number;
   /** 1-minute load average at the start and the end of the run (other work on the machine shows here). */
   loadAverage: [number, number];
@@ -175,6 +177,7 @@ export async function renderReport(run: BenchRun): Promise<string> {
     const rounds = run.crowdRounds ?? 1;
     L.push(`## Flash crowd: ${run.crowdClients} simultaneous GETs of one cold object, origin answers after 200 ms`, '');
     L.push(`${run.crowdClients} connections are opened first, then one GET is written on each in the same tick; latency is from the write to the last body byte. ` +
+      `${run.crowdWarmup === true ? 'After one unmeasured crowd per system (the hit warm-up never runs the miss path), ' : ''}` +
       `${rounds > 1 ? `${rounds} crowds per system (each for a new object), interleaved across systems; the table shows the median crowd by p99.` : 'One crowd per system.'}`, '');
     L.push('| system | origin requests | ok | failed | p50 ms | p99 ms | max ms | p99 vs nginx | p99 of each crowd (origin requests) |', '|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const s of run.systems) {
