@@ -25,8 +25,8 @@ const COPY_LIMIT = 16 * 1024;
 export interface ConnectionHost {
   readonly limits: AcceptLimits;
   readonly onRequest: RequestHandler;
-  /** Shared by the host's connections: what every read lands in (sockets accepted paused), if set. */
-  readonly readBuffer: Buffer | undefined;
+  /** Shared by the host's connections: what every read lands in (sockets are accepted paused). */
+  readonly readBuffer: Buffer;
   /** Shared by the host's connections: where small responses are assembled. */
   readonly scratch: WriteScratch;
   report(err: Error, remoteAddress: string): void;
@@ -72,8 +72,7 @@ export class Connection implements ParserSink {
   private readonly onEndBound: () => void;
 
   constructor(accepted: Socket, host: ConnectionHost) {
-    const rb = host.readBuffer;
-    const shared = rb === undefined ? undefined : readIntoShared(accepted, rb, (n, buf) => this.onRead(n, buf));
+    const shared = readIntoShared(accepted, host.readBuffer, (n, buf) => this.onRead(n, buf));
     const socket = shared ?? accepted;
     this.borrowing = shared !== undefined;
     this.socket = socket;

@@ -75,7 +75,7 @@ export class Request implements IncomingRequest {
   get signal(): AbortSignal {
     if (this.ac === null) {
       this.ac = new AbortController();
-      if (this.conn.destroyed && !this.res.finished) this.ac.abort(new Error('Client connection closed'));
+      if (this.aborted) this.ac.abort(new Error('Client connection closed'));
     }
     return this.ac.signal;
   }

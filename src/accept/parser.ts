@@ -166,8 +166,14 @@ export class RequestParser {
     this.append(chunk);
     if (!this.isPaused) this.run();
     if (borrowed && this.buf === chunk) {
-      this.buf = this.off < chunk.length ? Buffer.from(chunk.subarray(this.off)) : EMPTY;
-      this.scan -= this.off;
+      // Kept for later (an incomplete head, or input held while paused): copied out of the caller's buffer.
+      if (this.off < chunk.length) {
+        this.buf = Buffer.from(chunk.subarray(this.off));
+        this.scan -= this.off;
+      } else {
+        this.buf = EMPTY;
+        this.scan = 0;
+      }
       this.off = 0;
     }
   }
