@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { PeerwebError, isPeerwebError } from '../errors/index.js';
 import {
-  createReputation, digestEquals, fieldReader, verifyMessage, type PublisherKey, parseDigestField, parseLegacyDigest, pieceCount, sha256, type Reputation, type Sha256,
+  createReputation, digestEquals, fieldReader, verifyMessage, hashThread, type PublisherKey, parseDigestField, parseLegacyDigest, pieceCount, sha256, type Reputation, type Sha256,
 } from '../integrity/index.js';
 import {
   MAX_NOTICE_BYTES, METALINK_TYPE, NOTICE_PATH, WELL_KNOWN, authorityOf, parseLinks, parseMetalink, readNoticeUnsigned, verifyNotice, type MetalinkFile,
@@ -66,6 +66,11 @@ export interface GetOptions {
    * it they are read back from the temp file when the hash reaches them.
    */
   readonly hashBufferBytes?: number;
+  /**
+   * Hash on the process's hash thread (default true): parallel downloads then check their bytes
+   * on another core while this thread receives and writes. false hashes inline as bytes arrive.
+   */
+  readonly hashThread?: boolean;
   readonly reputation?: Reputation;
   readonly signal?: AbortSignal;
   readonly localAddress?: string;
@@ -474,7 +479,8 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
    */
   async function ranged(plan: Plan, size: number, pieceSize: number, pieces: readonly Sha256[] | undefined, confirm?: () => Promise<Confirmation>): Promise<GetResult | 'restart'> {
     const wholeNeeded = !pieces || !plan.metalinkTrusted;
-    const whole = wholeNeeded ? new InOrderHash(tmp, size, pieceSize, opts.hashBufferBytes ?? 32 * 1024 * 1024) : undefined;
+    const thread = opts.hashThread === false ? undefined : hashThread();
+    const whole = wholeNeeded ? new InOrderHash(tmp, size, pieceSize, opts.hashBufferBytes ?? 32 * 1024 * 1024, thread?.stream()) : undefined;
     const pick = (active: ReadonlyMap<string, number>): Source | undefined => {
       const c = candidates(plan);
       const mirrors = c.filter((s) => !s.origin);
@@ -501,6 +507,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         stateKey: `${plan.digest.toString('hex')}${pieces ? '' : ':ranges'}`,
         pick, noSourceReason,
         ...(pieces ? { pieceHash: (i: number) => pieces[i] as Sha256 } : {}),
+        ...(thread ? { hashThread: thread } : {}),
         onGood: (source, bytes, ms) => rep.good(source, bytes, ms),
         onFailed: (source, reason) => {
           rep.failed(source);
@@ -509,8 +516,8 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         onBad: (source, index, range) => liar(source, index, range),
         onPiece: (index, source, buf) => {
           if (!pieces) servedBy.set(index, source.url);
-          whole?.add(index, buf);
           emit({ type: 'piece', index, source: source.url, bytes: buf.length });
+          whole?.add(index, buf);
         },
         onKept: (indices) => {
           whole?.kept(indices);
@@ -533,8 +540,16 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     let readBackBytes = 0;
     let wholeDigest: Sha256 | undefined;
     if (whole) {
-      wholeDigest = await whole.digest();
-      readBackBytes = whole.readBackBytes;
+      wholeDigest = await whole.digest().catch(async (err: unknown) => {
+        // The hash thread died (the file is complete and the pieces were checked): hash the file here.
+        if (!thread) throw err;
+        const again = new InOrderHash(tmp, size, pieceSize, 0);
+        again.kept(Array.from({ length: pieceCount(size, pieceSize) }, (_, i) => i));
+        const d = await again.digest();
+        readBackBytes += again.readBackBytes;
+        return d;
+      });
+      readBackBytes += whole.readBackBytes;
     } else if (verdict === 'check-whole') {
       // Rare: the pieces were checked against a Metalink the origin's HEAD did not link; prove the whole.
       const again = new InOrderHash(tmp, size, pieceSize, 0);

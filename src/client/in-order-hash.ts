@@ -1,6 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { pieceCount, pieceRange, type Sha256 } from '../integrity/index.js';
+import { inlineSha256Stream, pieceCount, pieceRange, type Sha256, type Sha256Stream } from '../integrity/index.js';
 
 /**
  * SHA-256 of a whole file whose pieces complete in any order, in one pass over the bytes: pieces
@@ -8,9 +7,10 @@ import { pieceCount, pieceRange, type Sha256 } from '../integrity/index.js';
  * in. Pieces that complete ahead of the frontier wait in memory up to `maxBuffered` bytes; beyond
  * that the furthest ones are dropped (they are already in the file) and read back from the file
  * when the frontier reaches them. Pieces kept from an earlier run are read back the same way.
+ * The hash itself runs where `hash` runs it (inline, or on the hash thread); a buffer handed to
+ * `add` must stay unchanged until the digest is back.
  */
 export class InOrderHash {
-  private readonly hash: Hash = createHash('sha256');
   private readonly count: number;
   private next = 0;
   private readonly waiting = new Map<number, Buffer>();
@@ -30,6 +30,7 @@ export class InOrderHash {
     private readonly size: number,
     private readonly pieceSize: number,
     private readonly maxBuffered: number,
+    private readonly hash: Sha256Stream = inlineSha256Stream(),
   ) {
     this.count = pieceCount(size, pieceSize);
   }
@@ -40,7 +41,7 @@ export class InOrderHash {
     this.schedule();
   }
 
-  /** Piece `i` is complete in the file and its bytes are `buf`. */
+  /** Piece `i` is complete in the file and its bytes are `buf`, which this takes over (it may be moved to the hash thread). */
   add(i: number, buf: Buffer): void {
     if (i < this.next || this.waiting.has(i) || this.onDisk.has(i)) return;
     if (i === this.next && this.waiting.size === 0) {
@@ -63,14 +64,21 @@ export class InOrderHash {
     await this.pumping;
     await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
-    if (this.failure) throw this.failure;
-    if (this.next !== this.count) throw new Error(`hash stopped at piece ${this.next} of ${this.count}`);
+    if (this.failure) {
+      this.hash.drop();
+      throw this.failure;
+    }
+    if (this.next !== this.count) {
+      this.hash.drop();
+      throw new Error(`hash stopped at piece ${this.next} of ${this.count}`);
+    }
     return this.hash.digest();
   }
 
   /** Releases the read-back file handle when the download is abandoned. */
   async close(): Promise<void> {
     await this.pumping.catch(() => undefined);
+    this.hash.drop();
     await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
   }

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { PeerwebError } from '../errors/index.js';
-import { digestEquals, pieceCount, pieceRange, sha256, type Sha256 } from '../integrity/index.js';
+import { digestEquals, pieceCount, pieceRange, sha256, type HashThread, type Sha256 } from '../integrity/index.js';
 
 /** One place bytes may come from. */
 export interface Source {
@@ -44,10 +44,15 @@ export interface RangeJob {
    * caller checks the whole file).
    */
   readonly pieceHash?: (index: number) => Sha256;
+  /**
+   * Where pieces are hashed: on this thread after each piece arrives, while the connection goes on
+   * receiving; without it, inline as each chunk arrives.
+   */
+  readonly hashThread?: HashThread;
   onGood(source: string, bytes: number, ms: number): void;
   onFailed(source: string, reason: string): void;
   onBad(source: string, index: number, range: { start: number; end: number }): Promise<void>;
-  /** A piece was accepted and written (its bytes are in `buf`). */
+  /** A piece was accepted and written; its bytes are in `buf`, which is the receiver's from now on. */
   onPiece(index: number, source: Source, buf: Buffer): void;
   /** Pieces kept from an earlier run (they are in `tmp`, not in memory). */
   onKept?(indices: readonly number[]): void;
@@ -156,23 +161,34 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   job.onProgress?.(doneBytes, size);
 
   /** Checks and writes one received piece; runs while the worker already fetches its next piece. */
-  const finish = async (i: number, src: Source, buf: Buffer, digest: Buffer | undefined, r: { start: number; end: number }, ms: number): Promise<void> => {
-    // The piece was hashed chunk by chunk as it arrived; it is written while this worker already
-    // receives its next piece. A bad piece in the temp file counts for nothing and is overwritten
-    // by the next try.
+  const finish = async (i: number, src: Source, received: Buffer, hashed: Sha256 | undefined, r: { start: number; end: number }, ms: number): Promise<void> => {
     const expected = job.pieceHash?.(i);
-    await fh.write(buf, 0, buf.length, r.start);
+    let buf = received;
+    let digest = hashed;
+    if (expected && !digest && job.hashThread) {
+      // The piece goes to the hash thread and back (moved, not copied) while this worker already
+      // receives its next piece. Should the thread fail, the piece is fetched again.
+      try {
+        ({ digest, bytes: buf } = await job.hashThread.lend(buf));
+      } catch {
+        queue.unshift(i);
+        return;
+      }
+    }
     if (expected && !(digest && digestEquals(digest, expected))) {
       queue.unshift(i);
       await job.onBad(src.url, i, r);
       return;
     }
-    job.onGood(src.url, buf.length, ms);
+    await fh.write(buf, 0, buf.length, r.start);
+    const n = buf.length;
+    job.onGood(src.url, n, ms);
     done.add(i);
+    bytesFrom[src.url] = (bytesFrom[src.url] ?? 0) + n;
+    if (src.origin) originBytes += n;
+    doneBytes += n;
+    // Last: the piece's buffer is the receiver's from here (it may move it to the hash thread).
     job.onPiece(i, src, buf);
-    bytesFrom[src.url] = (bytesFrom[src.url] ?? 0) + buf.length;
-    if (src.origin) originBytes += buf.length;
-    doneBytes += buf.length;
     job.onProgress?.(doneBytes, size);
     // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
     if (performance.now() - lastSave > 250) {
@@ -213,9 +229,10 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
         active.set(src.url, (active.get(src.url) ?? 0) + 1);
         const t0 = performance.now();
         let buf: Buffer | undefined;
-        // Hashing each chunk as it arrives costs one pass over bytes still in cache, no copy and no
-        // hand-over to another thread: on a client short of CPU that is the cheapest place for it.
-        const hash = job.pieceHash ? createHash('sha256') : undefined;
+        // Without a hash thread each chunk is hashed as it arrives: one pass over bytes still in
+        // cache. With one, the whole piece goes to the thread once received.
+        const thread = job.pieceHash ? job.hashThread : undefined;
+        const hash = job.pieceHash && !thread ? createHash('sha256') : undefined;
         try {
           buf = await fetchRange(src.url, r, { dispatcher: job.dispatcher, timeoutMs: job.timeoutMs, signal: job.signal, authorization: src.authorization }, hash);
         } catch (err) {

@@ -8,3 +8,4 @@ export {
   type SignedMessage, type SignOptions, type VerifyOptions, type VerifiedSignature,
 } from './signature.js';
 export { createReputation, type Reputation, type SourceScore } from './reputation.js';
+export { HashThread, hashThread, inlineSha256Stream, type Sha256Stream } from './hash-thread.js';

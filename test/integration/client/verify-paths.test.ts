@@ -108,7 +108,8 @@ test('only a whole-file digest: parallel ranges complete out of order and are ha
   assert.deepEqual(r2.verification, { pieces: false, whole: true, readBackBytes: 0 });
 });
 
-test('only a whole-file digest and one mirror corrupts its ranges: the in-order hash catches it, the liar is named, the output is exact', async (t) => {
+for (const hashThread of [true, false]) {
+test(`only a whole-file digest and one mirror corrupts its ranges: the in-order hash catches it, the liar is named, the output is exact (hashed ${hashThread ? 'on the hash thread' : 'inline'})`, async (t) => {
   const dir = tempDir(t);
   const size = 1536 * KiB;
   const body = randomFile(size);
@@ -118,7 +119,7 @@ test('only a whole-file digest and one mirror corrupts its ranges: the in-order 
   const events: GetEvent[] = [];
   const out = join(dir, 'out.bin');
   const r = await getVerified({
-    url: 'http://127.0.0.1:9/f.bin', out, localAddress: CLIENT, digest: sha256(body), mirrors: [honest.url, liar.url], parallel: 4, timeoutMs: 5000,
+    url: 'http://127.0.0.1:9/f.bin', out, localAddress: CLIENT, digest: sha256(body), mirrors: [honest.url, liar.url], parallel: 4, timeoutMs: 5000, hashThread,
     onEvent: (e) => {
       events.push(e);
       // Nothing unverified ever appears at the output path (the liar is named after the verified file is in place).
@@ -132,7 +133,7 @@ test('only a whole-file digest and one mirror corrupts its ranges: the in-order 
   assert.ok(events.some((e) => e.type === 'bad' && e.source === liar.url));
 });
 
-test('a corrupt piece is caught by its piece hash as it arrives', async (t) => {
+test(`a corrupt piece is caught by its piece hash as it arrives (hashed ${hashThread ? 'on the hash thread' : 'inline'})`, async (t) => {
   const dir = tempDir(t);
   const size = 12 * 64 * KiB;
   const body = randomFile(size);
@@ -154,13 +155,14 @@ test('a corrupt piece is caught by its piece hash as it arrives', async (t) => {
   });
   t.after(origin.close);
   const events: GetEvent[] = [];
-  const r = await getVerified({ url: `${origin.url}/f.bin`, out: join(dir, 'out.bin'), localAddress: CLIENT, parallel: 2, report: false, onEvent: (e) => events.push(e) });
+  const r = await getVerified({ url: `${origin.url}/f.bin`, out: join(dir, 'out.bin'), localAddress: CLIENT, parallel: 2, report: false, hashThread, onEvent: (e) => events.push(e) });
   assert.deepEqual(readFileSync(join(dir, 'out.bin')), body);
   assert.deepEqual(r.liars, [liar.url]);
   assert.ok(events.some((e) => e.type === 'bad' && e.index !== undefined && e.source === liar.url));
   assert.ok(!events.some((e) => e.type === 'fallback'), 'no whole-file pass was needed');
   assert.deepEqual(r.verification, { pieces: true, whole: false, readBackBytes: 0 });
 });
+}
 
 test('a download begun on the well-known Metalink is kept only if the HEAD confirms its digest', async (t) => {
   const dir = tempDir(t);

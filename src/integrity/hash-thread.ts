@@ -1,0 +1,205 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { Sha256 } from './digest.js';
+
+/**
+ * SHA-256 on a thread of its own, so that a download checks its bytes while the main thread goes
+ * on receiving and writing: on a machine with a spare core verification then costs almost no
+ * throughput. Buffers are moved to the thread, not copied: a Buffer that owns its whole
+ * ArrayBuffer (as `Buffer.allocUnsafe` gives above 4 KiB) is transferred, which detaches it
+ * (length 0) on this side, and `lend` gives it back. Any other buffer is copied first. Copies are
+ * what this avoids: a fresh 1 MiB copy costs about 0.5 ms here (page faults included), nearly as
+ * much as hashing it; copying into a SharedArrayBuffer is slower still (V8 uses relaxed atomic
+ * stores). One thread serves the whole process; it keeps the process alive only while it has work.
+ */
+
+/** An incremental SHA-256 whose result comes later: updates are queued, `digest` waits for them. */
+export interface Sha256Stream {
+  /** Adds `data`, which may be moved away (detached): the caller must not use it afterwards. */
+  update(data: Uint8Array): void;
+  digest(): Promise<Sha256>;
+  /** Gives up the stream (no digest will be asked). */
+  drop(): void;
+}
+
+type Reply = { id: number; digest: Uint8Array; data?: ArrayBuffer } | { id: number; error: string };
+type Request =
+  | { op: 'digest'; id: number; data: ArrayBuffer; back: boolean }
+  | { op: 'update'; sid: number; data: ArrayBuffer }
+  | { op: 'final'; id: number; sid: number }
+  | { op: 'drop'; sid: number };
+
+// The thread's code, plain CommonJS so that it runs the same from sources (tsx) and from the build.
+const THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const streams = new Map();
+parentPort.on('message', (m) => {
+  try {
+    if (m.op === 'digest') {
+      const digest = createHash('sha256').update(new Uint8Array(m.data)).digest();
+      if (m.back) parentPort.postMessage({ id: m.id, digest, data: m.data }, [m.data]);
+      else parentPort.postMessage({ id: m.id, digest });
+    } else if (m.op === 'update') {
+      let h = streams.get(m.sid);
+      if (!h) { h = createHash('sha256'); streams.set(m.sid, h); }
+      h.update(new Uint8Array(m.data));
+    } else if (m.op === 'final') {
+      const h = streams.get(m.sid) || createHash('sha256');
+      streams.delete(m.sid);
+      parentPort.postMessage({ id: m.id, digest: h.digest() });
+    } else if (m.op === 'drop') {
+      streams.delete(m.sid);
+    }
+  } catch (err) {
+    if (m.id !== undefined) parentPort.postMessage({ id: m.id, error: String(err && err.message || err) });
+  }
+});
+`;
+
+interface Waiter { resolve(r: { digest: Sha256; data?: ArrayBuffer }): void; reject(e: Error): void }
+
+export class HashThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiter>();
+  private failed: Error | undefined;
+
+  /**
+   * SHA-256 of `data`, which is moved to the thread and back: until the promise settles `data` is
+   * detached and must not be used; the same bytes come back as `bytes`. Should the thread die
+   * meanwhile the promise rejects and the bytes are lost. A buffer that cannot be moved is copied
+   * (and stays the caller's).
+   */
+  async lend(data: Buffer): Promise<{ digest: Sha256; bytes: Buffer }> {
+    const id = this.nextId++;
+    const moved = movable(data);
+    const p = this.expect(id);
+    this.send({ op: 'digest', id, data: moved ?? copyOf(data), back: moved !== undefined }, moved ?? undefined);
+    const r = await p;
+    return { digest: r.digest, bytes: moved && r.data ? Buffer.from(r.data) : data };
+  }
+
+  stream(): Sha256Stream {
+    const sid = this.nextId++;
+    let bytes = 0;
+    let ended = false;
+    /** The thread that holds this stream's state (set by the first update). */
+    let holder: Worker | undefined;
+    const lostState = () => bytes > 0 && holder !== this.worker;
+    return {
+      update: (data) => {
+        if (ended) throw new Error('update after digest');
+        if (lostState()) return;
+        holder = this.ensure();
+        const moved = movable(data) ?? copyOf(data);
+        bytes += moved.byteLength;
+        holder.postMessage({ op: 'update', sid, data: moved } satisfies Request, [moved]);
+      },
+      digest: () => {
+        if (ended) return Promise.reject(new Error('digest asked twice'));
+        ended = true;
+        if (bytes === 0) return Promise.resolve(createHash('sha256').digest());
+        if (lostState()) {
+          return Promise.reject(this.failed ?? new Error('hash thread restarted'));
+        }
+        const id = this.nextId++;
+        const p = this.expect(id);
+        this.send({ op: 'final', id, sid });
+        return p.then((r) => r.digest);
+      },
+      drop: () => {
+        if (ended) return;
+        ended = true;
+        if (bytes > 0 && !lostState()) this.send({ op: 'drop', sid });
+      },
+    };
+  }
+
+  /** Stops the thread (pending digests are rejected); the next use starts a new one. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.lost(new Error('hash thread closed'));
+    await w.terminate();
+  }
+
+  private expect(id: number): Promise<{ digest: Sha256; data?: ArrayBuffer }> {
+    this.ensure();
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker?.ref();
+    });
+  }
+
+  private send(m: Request, move?: ArrayBuffer): void {
+    this.ensure().postMessage(m, move ? [move] : []);
+  }
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    // No inherited flags: the thread needs no loader, and --input-type=module would make this source ESM.
+    const w = new Worker(THREAD_SOURCE, { eval: true, name: 'peerweb-sha256', execArgv: [] });
+    w.unref();
+    w.on('message', (r: Reply) => {
+      const waiter = this.waiting.get(r.id);
+      if (!waiter) return;
+      this.waiting.delete(r.id);
+      if (this.waiting.size === 0) w.unref();
+      if ('error' in r) waiter.reject(new Error(`hash thread: ${r.error}`));
+      else waiter.resolve({ digest: Buffer.from(r.digest.buffer, r.digest.byteOffset, r.digest.byteLength), ...(r.data ? { data: r.data } : {}) });
+    });
+    w.on('error', (err) => { if (this.worker === w) this.lost(err); });
+    w.on('exit', (code) => { if (this.worker === w) this.lost(new Error(`hash thread exited with code ${code}`)); });
+    this.worker = w;
+    this.failed = undefined;
+    return w;
+  }
+
+  /** The thread is gone: every pending digest fails, and live streams can no longer finish. */
+  private lost(err: Error): void {
+    this.failed = err;
+    this.worker = undefined;
+    const waiters = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiters) w.reject(err);
+  }
+}
+
+/** The ArrayBuffer of `data` when `data` is all of it and it may be transferred. */
+function movable(data: Uint8Array): ArrayBuffer | undefined {
+  const ab = data.buffer;
+  if (!(ab instanceof ArrayBuffer) || data.byteOffset !== 0 || data.byteLength !== ab.byteLength || data.byteLength === 0) return undefined;
+  // Buffers under 4 KiB share Node's pool; the check above already excludes them, as the pool is larger.
+  return ab;
+}
+
+/** The bytes of `data` in an ArrayBuffer of their own. */
+function copyOf(data: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(data.byteLength);
+  copy.set(data);
+  return copy.buffer;
+}
+
+let shared: HashThread | undefined;
+
+/** The process's hash thread, started on first use. */
+export function hashThread(): HashThread {
+  shared ??= new HashThread();
+  return shared;
+}
+
+/** An incremental SHA-256 computed inline, with the same interface as a thread's stream. */
+export function inlineSha256Stream(): Sha256Stream {
+  let h: Hash | undefined = createHash('sha256');
+  return {
+    update: (data) => { (h ?? (() => { throw new Error('update after digest'); })()).update(data); },
+    digest: () => {
+      if (!h) return Promise.reject(new Error('digest asked twice'));
+      const d = h.digest();
+      h = undefined;
+      return Promise.resolve(d);
+    },
+    drop: () => { h = undefined; },
+  };
+}
