@@ -517,7 +517,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         onPiece: (index, source, buf) => {
           if (!pieces) servedBy.set(index, source.url);
           emit({ type: 'piece', index, source: source.url, bytes: buf.length });
-          whole?.add(index, buf);
+          return whole?.add(index, buf);
         },
         onKept: (indices) => {
           whole?.kept(indices);

@@ -41,21 +41,27 @@ export class InOrderHash {
     this.schedule();
   }
 
-  /** Piece `i` is complete in the file and its bytes are `buf`, which this takes over (it may be moved to the hash thread). */
-  add(i: number, buf: Buffer): void {
-    if (i < this.next || this.waiting.has(i) || this.onDisk.has(i)) return;
+  /**
+   * Piece `i` is complete in the file and its bytes are `buf`, which this takes over (it may be
+   * moved to the hash thread). The promise resolves once the hash has room again: pieces waiting
+   * for their turn plus bytes queued at the hash thread stay within `maxBuffered` when the caller
+   * waits for it before adding more.
+   */
+  add(i: number, buf: Buffer): Promise<void> {
+    if (i < this.next || this.waiting.has(i) || this.onDisk.has(i)) return Promise.resolve();
     if (i === this.next && this.waiting.size === 0) {
       // The common case: the piece extends the hashed prefix; hash it now, while it is hot.
       this.hash.update(buf);
       this.next++;
       if (this.onDisk.size) this.schedule();
-      return;
+      return this.hash.drained(this.maxBuffered);
     }
     this.waiting.set(i, buf);
     this.waitingBytes += buf.length;
     this.peakBuffered = Math.max(this.peakBuffered, this.waitingBytes);
     this.evict();
     this.schedule();
+    return this.hash.drained(Math.max(0, this.maxBuffered - this.waitingBytes));
   }
 
   /** The digest once every piece was added or kept; rejects when one is missing. */
@@ -108,6 +114,7 @@ export class InOrderHash {
         this.waitingBytes -= b.length;
         this.hash.update(b);
         this.next++;
+        await this.hash.drained(this.maxBuffered);
         continue;
       }
       if (!this.onDisk.has(this.next)) return;
@@ -125,6 +132,7 @@ export class InOrderHash {
       this.readBackBytes += len;
       this.hash.update(buf);
       this.next++;
+      await this.hash.drained(this.maxBuffered);
     }
   }
 }

@@ -52,8 +52,11 @@ export interface RangeJob {
   onGood(source: string, bytes: number, ms: number): void;
   onFailed(source: string, reason: string): void;
   onBad(source: string, index: number, range: { start: number; end: number }): Promise<void>;
-  /** A piece was accepted and written; its bytes are in `buf`, which is the receiver's from now on. */
-  onPiece(index: number, source: Source, buf: Buffer): void;
+  /**
+   * A piece was accepted and written; its bytes are in `buf`, which is the receiver's from now on.
+   * A returned promise holds this worker back until it settles (the receiver's brake).
+   */
+  onPiece(index: number, source: Source, buf: Buffer): void | Promise<void>;
   /** Pieces kept from an earlier run (they are in `tmp`, not in memory). */
   onKept?(indices: readonly number[]): void;
   onProgress?(done: number, total: number): void;
@@ -188,13 +191,14 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     if (src.origin) originBytes += n;
     doneBytes += n;
     // Last: the piece's buffer is the receiver's from here (it may move it to the hash thread).
-    job.onPiece(i, src, buf);
+    const brake = job.onPiece(i, src, buf);
     job.onProgress?.(doneBytes, size);
     // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
     if (performance.now() - lastSave > 250) {
       lastSave = performance.now();
       void saveState();
     }
+    await brake;
   };
 
   const worker = async (): Promise<void> => {

@@ -17,15 +17,19 @@ import type { Sha256 } from './digest.js';
 export interface Sha256Stream {
   /** Adds `data`, which may be moved away (detached): the caller must not use it afterwards. */
   update(data: Uint8Array): void;
+  /** Resolves once at most `maxQueued` bytes of updates wait to be hashed (the producer's brake). */
+  drained(maxQueued: number): Promise<void>;
+  /** Bytes of updates not hashed yet. */
+  readonly queuedBytes: number;
   digest(): Promise<Sha256>;
   /** Gives up the stream (no digest will be asked). */
   drop(): void;
 }
 
-type Reply = { id: number; digest: Uint8Array; data?: ArrayBuffer } | { id: number; error: string };
+type Reply = { id: number; digest?: Uint8Array; data?: ArrayBuffer } | { id: number; error: string };
 type Request =
   | { op: 'digest'; id: number; data: ArrayBuffer; back: boolean }
-  | { op: 'update'; sid: number; data: ArrayBuffer }
+  | { op: 'update'; id: number; sid: number; data: ArrayBuffer }
   | { op: 'final'; id: number; sid: number }
   | { op: 'drop'; sid: number };
 
@@ -44,6 +48,7 @@ parentPort.on('message', (m) => {
       let h = streams.get(m.sid);
       if (!h) { h = createHash('sha256'); streams.set(m.sid, h); }
       h.update(new Uint8Array(m.data));
+      parentPort.postMessage({ id: m.id });
     } else if (m.op === 'final') {
       const h = streams.get(m.sid) || createHash('sha256');
       streams.delete(m.sid);
@@ -57,7 +62,8 @@ parentPort.on('message', (m) => {
 });
 `;
 
-interface Waiter { resolve(r: { digest: Sha256; data?: ArrayBuffer }): void; reject(e: Error): void }
+interface Done { digest?: Sha256; data?: ArrayBuffer }
+interface Waiter { resolve(r: Done): void; reject(e: Error): void }
 
 export class HashThread {
   private worker: Worker | undefined;
@@ -77,6 +83,7 @@ export class HashThread {
     const p = this.expect(id);
     this.send({ op: 'digest', id, data: moved ?? copyOf(data), back: moved !== undefined }, moved ?? undefined);
     const r = await p;
+    if (!r.digest) throw new Error('hash thread sent no digest');
     return { digest: r.digest, bytes: moved && r.data ? Buffer.from(r.data) : data };
   }
 
@@ -87,14 +94,32 @@ export class HashThread {
     /** The thread that holds this stream's state (set by the first update). */
     let holder: Worker | undefined;
     const lostState = () => bytes > 0 && holder !== this.worker;
+    /** Bytes sent and not yet hashed, and who waits for that to shrink. */
+    let queued = 0;
+    let brakes: { max: number; resolve: () => void }[] = [];
+    const release = () => {
+      const keep = brakes.filter((b) => queued > b.max);
+      for (const b of brakes) if (queued <= b.max) b.resolve();
+      brakes = keep;
+    };
     return {
       update: (data) => {
         if (ended) throw new Error('update after digest');
         if (lostState()) return;
         holder = this.ensure();
         const moved = movable(data) ?? copyOf(data);
-        bytes += moved.byteLength;
-        holder.postMessage({ op: 'update', sid, data: moved } satisfies Request, [moved]);
+        const n = moved.byteLength;
+        bytes += n;
+        queued += n;
+        const id = this.nextId++;
+        // The thread acknowledges each update once hashed; a lost thread fails the digest instead.
+        this.expect(id).then(() => { queued -= n; release(); }, () => { queued = 0; release(); });
+        holder.postMessage({ op: 'update', id, sid, data: moved } satisfies Request, [moved]);
+      },
+      get queuedBytes() { return queued; },
+      drained: (maxQueued) => {
+        if (queued <= maxQueued) return Promise.resolve();
+        return new Promise<void>((resolve) => brakes.push({ max: maxQueued, resolve }));
       },
       digest: () => {
         if (ended) return Promise.reject(new Error('digest asked twice'));
@@ -106,7 +131,10 @@ export class HashThread {
         const id = this.nextId++;
         const p = this.expect(id);
         this.send({ op: 'final', id, sid });
-        return p.then((r) => r.digest);
+        return p.then((r) => {
+          if (!r.digest) throw new Error('hash thread sent no digest');
+          return r.digest;
+        });
       },
       drop: () => {
         if (ended) return;
@@ -124,7 +152,7 @@ export class HashThread {
     await w.terminate();
   }
 
-  private expect(id: number): Promise<{ digest: Sha256; data?: ArrayBuffer }> {
+  private expect(id: number): Promise<Done> {
     this.ensure();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -147,7 +175,7 @@ export class HashThread {
       this.waiting.delete(r.id);
       if (this.waiting.size === 0) w.unref();
       if ('error' in r) waiter.reject(new Error(`hash thread: ${r.error}`));
-      else waiter.resolve({ digest: Buffer.from(r.digest.buffer, r.digest.byteOffset, r.digest.byteLength), ...(r.data ? { data: r.data } : {}) });
+      else waiter.resolve({ ...(r.digest ? { digest: Buffer.from(r.digest.buffer, r.digest.byteOffset, r.digest.byteLength) } : {}), ...(r.data ? { data: r.data } : {}) });
     });
     w.on('error', (err) => { if (this.worker === w) this.lost(err); });
     w.on('exit', (code) => { if (this.worker === w) this.lost(new Error(`hash thread exited with code ${code}`)); });
@@ -194,6 +222,8 @@ export function inlineSha256Stream(): Sha256Stream {
   let h: Hash | undefined = createHash('sha256');
   return {
     update: (data) => { (h ?? (() => { throw new Error('update after digest'); })()).update(data); },
+    drained: () => Promise.resolve(),
+    queuedBytes: 0,
     digest: () => {
       if (!h) return Promise.reject(new Error('digest asked twice'));
       const d = h.digest();

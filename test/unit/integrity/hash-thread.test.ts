@@ -66,6 +66,30 @@ test('stream: updates in order give the digest of the whole; moved and shared bu
   assert.throws(() => s.update(Buffer.from('x')), /update after digest/);
 });
 
+test('stream brake: drained(max) resolves once no more than max bytes wait to be hashed; a lost thread releases it', async (t) => {
+  const h = new HashThread();
+  t.after(() => h.close());
+  const MiB = 1024 * 1024;
+  const s = h.stream();
+  const parts = Array.from({ length: 6 }, () => randomBytes(4 * MiB));
+  const expected = sha256(Buffer.concat(parts));
+  for (const p of parts) s.update(Buffer.from(p));
+  assert.equal(s.queuedBytes, 24 * MiB, 'nothing is hashed before the thread has started');
+  await s.drained(8 * MiB);
+  assert.ok(s.queuedBytes <= 8 * MiB, `${s.queuedBytes} bytes still queued`);
+  await s.drained(0);
+  assert.equal(s.queuedBytes, 0);
+  assert.deepEqual(await s.digest(), expected);
+
+  const s2 = h.stream();
+  s2.update(Buffer.from(randomBytes(8 * MiB)));
+  const braked = s2.drained(0);
+  await h.close();
+  await braked;
+  assert.equal(s2.queuedBytes, 0);
+  await assert.rejects(s2.digest(), /hash thread closed/);
+});
+
 test('a thread that dies fails what it held, and the next use starts a new one', async () => {
   const h = new HashThread();
   const s = h.stream();
