@@ -56,7 +56,18 @@ export interface CacheArray {
  * in `peers.array` and names its own entry in `peers.self`; ports are picked before the start.
  */
 export async function startArray(n: number, originUrl: string, extra: Record<string, unknown> = {}): Promise<CacheArray> {
-  const ports = await freePorts(n);
+  // A port picked free may be taken (by an outgoing connection's local port) before its member
+  // listens on it: then the whole array starts again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startArrayOn(await freePorts(n), originUrl, extra);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) throw err;
+    }
+  }
+}
+
+async function startArrayOn(ports: readonly number[], originUrl: string, extra: Record<string, unknown>): Promise<CacheArray> {
   const names = ports.map((p) => `127.0.0.1:${p}`);
   const members: ArrayMember[] = names.map((name, i) => ({ name, port: ports[i] as number, node: null }));
   try {
