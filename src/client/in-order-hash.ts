@@ -7,8 +7,8 @@ import { inlineSha256Stream, pieceCount, pieceRange, type Sha256, type Sha256Str
  * in. Pieces that complete ahead of the frontier wait in memory up to `maxBuffered` bytes; beyond
  * that the furthest ones are dropped (they are already in the file) and read back from the file
  * when the frontier reaches them. Pieces kept from an earlier run are read back the same way.
- * The hash itself runs where `hash` runs it (inline, or on the hash thread); a buffer handed to
- * `add` must stay unchanged until the digest is back.
+ * The hash itself runs where `hash` runs it (inline, or on the hash thread); `add` takes over the
+ * buffers it is handed.
  */
 export class InOrderHash {
   private readonly count: number;

@@ -81,7 +81,8 @@ export class HashThread {
     const id = this.nextId++;
     const moved = movable(data);
     const p = this.expect(id);
-    this.send({ op: 'digest', id, data: moved ?? copyOf(data), back: moved !== undefined }, moved ?? undefined);
+    const payload = moved ?? copyOf(data);
+    this.send({ op: 'digest', id, data: payload, back: moved !== undefined }, payload);
     const r = await p;
     if (!r.digest) throw new Error('hash thread sent no digest');
     return { digest: r.digest, bytes: moved && r.data ? Buffer.from(r.data) : data };
