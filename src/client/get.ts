@@ -539,23 +539,21 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
     }
     let readBackBytes = 0;
     let wholeDigest: Sha256 | undefined;
+    /** The whole-file hash read back from the temp file (every piece is in it). */
+    const hashFromFile = async (): Promise<Sha256> => {
+      const again = new InOrderHash(tmp, size, pieceSize, 0);
+      again.kept(Array.from({ length: pieceCount(size, pieceSize) }, (_, i) => i));
+      const d = await again.digest();
+      readBackBytes += again.readBackBytes;
+      return d;
+    };
     if (whole) {
-      wholeDigest = await whole.digest().catch(async (err: unknown) => {
-        // The hash thread died (the file is complete and the pieces were checked): hash the file here.
-        if (!thread) throw err;
-        const again = new InOrderHash(tmp, size, pieceSize, 0);
-        again.kept(Array.from({ length: pieceCount(size, pieceSize) }, (_, i) => i));
-        const d = await again.digest();
-        readBackBytes += again.readBackBytes;
-        return d;
-      });
+      // Should the hash thread die, the file is complete and its pieces checked: hash it here.
+      wholeDigest = await whole.digest().catch((err: unknown) => { if (!thread) throw err; return hashFromFile(); });
       readBackBytes += whole.readBackBytes;
     } else if (verdict === 'check-whole') {
       // Rare: the pieces were checked against a Metalink the origin's HEAD did not link; prove the whole.
-      const again = new InOrderHash(tmp, size, pieceSize, 0);
-      again.kept(Array.from({ length: pieceCount(size, pieceSize) }, (_, i) => i));
-      wholeDigest = await again.digest();
-      readBackBytes = again.readBackBytes;
+      wholeDigest = await hashFromFile();
     }
     if (wholeDigest && !digestEquals(wholeDigest, plan.digest)) {
       await rm(stateFile, { force: true });

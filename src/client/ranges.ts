@@ -235,8 +235,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
         let buf: Buffer | undefined;
         // Without a hash thread each chunk is hashed as it arrives: one pass over bytes still in
         // cache. With one, the whole piece goes to the thread once received.
-        const thread = job.pieceHash ? job.hashThread : undefined;
-        const hash = job.pieceHash && !thread ? createHash('sha256') : undefined;
+        const hash = job.pieceHash && !job.hashThread ? createHash('sha256') : undefined;
         try {
           buf = await fetchRange(src.url, r, { dispatcher: job.dispatcher, timeoutMs: job.timeoutMs, signal: job.signal, authorization: src.authorization }, hash);
         } catch (err) {

@@ -222,7 +222,10 @@ export function hashThread(): HashThread {
 export function inlineSha256Stream(): Sha256Stream {
   let h: Hash | undefined = createHash('sha256');
   return {
-    update: (data) => { (h ?? (() => { throw new Error('update after digest'); })()).update(data); },
+    update: (data) => {
+      if (!h) throw new Error('update after digest');
+      h.update(data);
+    },
     drained: () => Promise.resolve(),
     queuedBytes: 0,
     digest: () => {
