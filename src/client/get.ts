@@ -507,16 +507,16 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         stateKey: `${plan.digest.toString('hex')}${pieces ? '' : ':ranges'}`,
         pick, noSourceReason,
         ...(pieces ? { pieceHash: (i: number) => pieces[i] as Sha256 } : {}),
-        ...(thread ? { hashThread: thread } : {}),
+        ...(thread ? { hashThreads: { foreground: thread, background: hashThread('background') } } : {}),
         onGood: (source, bytes, ms) => rep.good(source, bytes, ms),
         onFailed: (source, reason) => {
           rep.failed(source);
           emit({ type: 'failed', source, reason });
         },
         onBad: (source, index, range) => liar(source, index, range),
-        onPiece: (index, source, buf) => {
+        onPiece: (index, source, buf, bytes) => {
           if (!pieces) servedBy.set(index, source.url);
-          emit({ type: 'piece', index, source: source.url, bytes: buf.length });
+          emit({ type: 'piece', index, source: source.url, bytes });
           return whole?.add(index, buf);
         },
         onKept: (indices) => {
@@ -537,7 +537,7 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
       emit({ type: 'fallback', reason: 'the origin did not confirm the digest of its Metalink; starting over' });
       return 'restart';
     }
-    let readBackBytes = 0;
+    let readBackBytes = outcome.checkedFromFile;
     let wholeDigest: Sha256 | undefined;
     /** The whole-file hash read back from the temp file (every piece is in it). */
     const hashFromFile = async (): Promise<Sha256> => {

@@ -43,12 +43,16 @@ export class InOrderHash {
 
   /**
    * Piece `i` is complete in the file and its bytes are `buf`, which this takes over (it may be
-   * moved to the hash thread). The promise resolves once the hash has room again: pieces waiting
-   * for their turn plus bytes queued at the hash thread stay within `maxBuffered` when the caller
-   * waits for it before adding more.
+   * moved to the hash thread), or only in the file (`buf` undefined). The promise resolves once the
+   * hash has room again: pieces waiting for their turn plus bytes queued at the hash thread stay
+   * within `maxBuffered` when the caller waits for it before adding more.
    */
-  add(i: number, buf: Buffer): Promise<void> {
+  add(i: number, buf: Buffer | undefined): Promise<void> {
     if (i < this.next || this.waiting.has(i) || this.onDisk.has(i)) return Promise.resolve();
+    if (!buf) {
+      this.kept([i]);
+      return this.hash.drained(Math.max(0, this.maxBuffered - this.waitingBytes));
+    }
     if (i === this.next && this.waiting.size === 0) {
       // The common case: the piece extends the hashed prefix; hash it now, while it is hot.
       this.hash.update(buf);

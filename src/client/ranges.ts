@@ -3,6 +3,7 @@ import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/prom
 import { request, type Dispatcher } from 'undici';
 import { PeerwebError } from '../errors/index.js';
 import { digestEquals, pieceCount, pieceRange, sha256, type HashThread, type Sha256 } from '../integrity/index.js';
+import { PieceChecks } from './piece-checks.js';
 
 /** One place bytes may come from. */
 export interface Source {
@@ -45,18 +46,23 @@ export interface RangeJob {
    */
   readonly pieceHash?: (index: number) => Sha256;
   /**
-   * Where pieces are hashed: on this thread after each piece arrives, while the connection goes on
-   * receiving; without it, inline as each chunk arrives.
+   * Where pieces are hashed: with threads, each piece is written first and checked afterwards
+   * (PieceChecks): in the background while the transfer runs, the rest on the foreground thread
+   * once it is over; the state file lists a piece only once it checked out. Without, inline as
+   * each chunk arrives, before the piece is written.
    */
-  readonly hashThread?: HashThread;
+  readonly hashThreads?: { readonly foreground: HashThread; readonly background: HashThread };
+  /** Bytes of pieces held for the background check (default 16 MiB, for all downloads of the process), and written pieces left for after the transfer (default 64 MiB). */
+  readonly checkBuffers?: { readonly lent: number; readonly unchecked: number };
   onGood(source: string, bytes: number, ms: number): void;
   onFailed(source: string, reason: string): void;
   onBad(source: string, index: number, range: { start: number; end: number }): Promise<void>;
   /**
-   * A piece was accepted and written; its bytes are in `buf`, which is the receiver's from now on.
-   * A returned promise holds this worker back until it settles (the receiver's brake).
+   * A piece was written and accepted; its bytes are in `buf`, which is the receiver's from now on,
+   * or only in the file (`buf` undefined: it was checked from there). A returned promise holds the
+   * workers back from their next piece until it settles (the receiver's brake).
    */
-  onPiece(index: number, source: Source, buf: Buffer): void | Promise<void>;
+  onPiece(index: number, source: Source, buf: Buffer | undefined, bytes: number): void | Promise<void>;
   /** Pieces kept from an earlier run (they are in `tmp`, not in memory). */
   onKept?(indices: readonly number[]): void;
   onProgress?(done: number, total: number): void;
@@ -66,6 +72,8 @@ export interface RangeOutcome {
   readonly bytesFrom: Record<string, number>;
   readonly originBytes: number;
   readonly keptPieces: number;
+  /** Bytes the piece checks read back from the temp file (pieces no longer in memory when their turn came). */
+  readonly checkedFromFile: number;
 }
 
 interface PartState { digest: string; size: number; pieceSize: number; done: number[] }
@@ -163,42 +171,67 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   let fatal: PeerwebError | undefined;
   job.onProgress?.(doneBytes, size);
 
-  /** Checks and writes one received piece; runs while the worker already fetches its next piece. */
-  const finish = async (i: number, src: Source, received: Buffer, hashed: Sha256 | undefined, r: { start: number; end: number }, ms: number): Promise<void> => {
-    const expected = job.pieceHash?.(i);
-    let buf = received;
-    let digest = hashed;
-    if (expected && !digest && job.hashThread) {
-      // The piece goes to the hash thread and back (moved, not copied) while this worker already
-      // receives its next piece. Should the thread fail, the piece is fetched again.
-      try {
-        ({ digest, bytes: buf } = await job.hashThread.lend(buf));
-      } catch {
-        queue.unshift(i);
-        return;
-      }
-    }
-    if (expected && !(digest && digestEquals(digest, expected))) {
-      queue.unshift(i);
-      await job.onBad(src.url, i, r);
-      return;
-    }
-    await fh.write(buf, 0, buf.length, r.start);
-    const n = buf.length;
+  const checks = job.hashThreads && job.pieceHash
+    ? new PieceChecks({
+      file: job.tmp, ...job.hashThreads,
+      maxLent: job.checkBuffers?.lent ?? 16 * 1024 * 1024, maxUnchecked: job.checkBuffers?.unchecked ?? 64 * 1024 * 1024,
+    })
+    : undefined;
+  /** Writes to the temp file so far (a flush covers those before it started). */
+  let writes = 0;
+  /** Set once the download failed: checks still running change nothing. */
+  let abandoned = false;
+  /** What the receiver asked the workers to wait for before their next piece. */
+  let held: Promise<unknown> = Promise.resolve();
+  const write = async (buf: Buffer, at: number): Promise<void> => {
+    writes++;
+    await fh.write(buf, 0, buf.length, at);
+  };
+  /** Piece `i` is written and proven (or needs no proof). */
+  const accept = (i: number, src: Source, n: number, ms: number, buf: Buffer | undefined): void => {
     job.onGood(src.url, n, ms);
     done.add(i);
     bytesFrom[src.url] = (bytesFrom[src.url] ?? 0) + n;
     if (src.origin) originBytes += n;
     doneBytes += n;
     // Last: the piece's buffer is the receiver's from here (it may move it to the hash thread).
-    const brake = job.onPiece(i, src, buf);
+    const brake = job.onPiece(i, src, buf, n);
+    if (brake) held = Promise.all([held, brake]);
     job.onProgress?.(doneBytes, size);
     // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
     if (performance.now() - lastSave > 250) {
       lastSave = performance.now();
       void saveState();
     }
-    await brake;
+  };
+  const refuse = async (i: number, src: Source, r: { start: number; end: number }): Promise<void> => {
+    queue.unshift(i);
+    await job.onBad(src.url, i, r);
+  };
+
+  /** Checks and writes one received piece; runs while the worker already fetches its next piece. */
+  const finish = async (i: number, src: Source, buf: Buffer, hashed: Sha256 | undefined, r: { start: number; end: number }, ms: number): Promise<void> => {
+    const expected = job.pieceHash?.(i);
+    const n = buf.length;
+    if (expected && checks) {
+      // Written now, checked later; the bytes in the file are not the output's until checked.
+      await write(buf, r.start);
+      checks.add(r.start, buf, expected, async (result, bytes) => {
+        if (abandoned) return;
+        if (result === 'ok') accept(i, src, n, ms, bytes);
+        else if (result === 'bad') await refuse(i, src, r);
+        // A thread died with the piece: fetched again, nobody to blame.
+        else queue.unshift(i);
+      });
+      return;
+    }
+    if (expected && !(hashed && digestEquals(hashed, expected))) {
+      await refuse(i, src, r);
+      return;
+    }
+    await write(buf, r.start);
+    accept(i, src, n, ms, buf);
+    await held;
   };
 
   const worker = async (): Promise<void> => {
@@ -207,6 +240,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     try {
       while (!fatal) {
         if (job.signal?.aborted) throw abortError(job.url);
+        await held;
         const i = queue.shift();
         if (i === undefined) {
           // The piece still being checked may come back to the queue.
@@ -235,7 +269,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
         let buf: Buffer | undefined;
         // Without a hash thread each chunk is hashed as it arrives: one pass over bytes still in
         // cache. With one, the whole piece goes to the thread once received.
-        const hash = job.pieceHash && !job.hashThread ? createHash('sha256') : undefined;
+        const hash = job.pieceHash && !checks ? createHash('sha256') : undefined;
         try {
           buf = await fetchRange(src.url, r, { dispatcher: job.dispatcher, timeoutMs: job.timeoutMs, signal: job.signal, authorization: src.authorization }, hash);
         } catch (err) {
@@ -269,17 +303,30 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   };
 
   try {
-    const workers = Array.from({ length: Math.max(1, Math.min(job.parallel, 32, queue.length || 1)) }, () => worker());
-    const results = await Promise.allSettled(workers);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
-    if (fatal) throw fatal;
+    for (;;) {
+      const workers = Array.from({ length: Math.max(1, Math.min(job.parallel, 32, queue.length || 1)) }, () => worker());
+      const results = await Promise.allSettled(workers);
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
+      if (fatal) throw fatal;
+      // Everything is received: the flush and the checks still pending run at the same time.
+      const flushed = writes;
+      const settled = await Promise.allSettled([job.fsync ? fh.sync() : undefined, checks?.drain()]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (queue.length === 0) {
+        // Pieces fetched again after a failed check were written after that flush began.
+        if (job.fsync && writes !== flushed) await fh.sync();
+        break;
+      }
+      // Some pieces failed their check: another round for them.
+    }
     if (done.size !== count) throw new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: job.url, reason: `${count - done.size} pieces were not fetched` });
-    if (job.fsync) await fh.sync();
     await fh.close();
     await stateWriting.catch(() => undefined);
-    return { bytesFrom, originBytes, keptPieces };
+    return { bytesFrom, originBytes, keptPieces, checkedFromFile: checks?.readBackBytes ?? 0 };
   } catch (err) {
+    abandoned = true;
     await fh.close().catch(() => undefined);
     await stateWriting.catch(() => undefined);
     await saveState().catch(() => undefined);

@@ -31,16 +31,49 @@ type Request =
   | { op: 'digest'; id: number; data: ArrayBuffer; back: boolean }
   | { op: 'update'; id: number; sid: number; data: ArrayBuffer }
   | { op: 'final'; id: number; sid: number }
-  | { op: 'drop'; sid: number };
+  | { op: 'drop'; sid: number }
+  | { op: 'file'; id: number; path: string; offset: number; length: number };
 
 // The thread's code, plain CommonJS so that it runs the same from sources (tsx) and from the build.
 const THREAD_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync, readlinkSync } = require('node:fs');
+const { setPriority } = require('node:os');
+const { execFileSync } = require('node:child_process');
+if (workerData && workerData.background) {
+  // Linux names a thread by its id in scheduling calls. SCHED_IDLE (set with util-linux's chrt):
+  // the thread runs only on a core nothing else wants, and yields it at once when something does;
+  // failing that, the weakest nice value. Elsewhere the thread keeps its priority.
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop();
+    try { execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore', timeout: 5000 }); } catch { setPriority(Number(tid), 19); }
+  } catch {}
+}
 const streams = new Map();
+let scratch;
+function fileDigest(path, offset, length) {
+  const h = createHash('sha256');
+  scratch = scratch || Buffer.allocUnsafe(1024 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, scratch, 0, Math.min(scratch.length, length - done), offset + done);
+      if (n === 0) throw new Error('the file ends at ' + (offset + done) + ', before ' + (offset + length));
+      h.update(scratch.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest();
+}
 parentPort.on('message', (m) => {
   try {
-    if (m.op === 'digest') {
+    if (m.op === 'file') {
+      parentPort.postMessage({ id: m.id, digest: fileDigest(m.path, m.offset, m.length) });
+    } else if (m.op === 'digest') {
       const digest = createHash('sha256').update(new Uint8Array(m.data)).digest();
       if (m.back) parentPort.postMessage({ id: m.id, digest, data: m.data }, [m.data]);
       else parentPort.postMessage({ id: m.id, digest });
@@ -65,11 +98,33 @@ parentPort.on('message', (m) => {
 interface Done { digest?: Sha256; data?: ArrayBuffer }
 interface Waiter { resolve(r: Done): void; reject(e: Error): void }
 
+export interface HashThreadOptions {
+  /**
+   * The thread hashes only in CPU time nothing else wants (Linux: the SCHED_IDLE policy, else nice
+   * 19; ignored elsewhere), so that the threads receiving data are never held up by it. Without
+   * privileges a thread cannot get its priority back: work that must be done quickly goes to a
+   * thread without this.
+   */
+  readonly background?: boolean;
+}
+
 export class HashThread {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter>();
   private failed: Error | undefined;
+
+  constructor(private readonly options: HashThreadOptions = {}) {}
+
+  /** SHA-256 of `length` bytes of the file at `path` from `offset`, read by the thread (1 MiB at a time). */
+  async fileDigest(path: string, offset: number, length: number): Promise<Sha256> {
+    const id = this.nextId++;
+    const p = this.expect(id);
+    this.send({ op: 'file', id, path, offset, length });
+    const r = await p;
+    if (!r.digest) throw new Error('hash thread sent no digest');
+    return r.digest;
+  }
 
   /**
    * SHA-256 of `data`, which is moved to the thread and back: until the promise settles `data` is
@@ -168,7 +223,7 @@ export class HashThread {
   private ensure(): Worker {
     if (this.worker) return this.worker;
     // No inherited flags: the thread needs no loader, and --input-type=module would make this source ESM.
-    const w = new Worker(THREAD_SOURCE, { eval: true, name: 'peerweb-sha256', execArgv: [] });
+    const w = new Worker(THREAD_SOURCE, { eval: true, name: 'peerweb-sha256', execArgv: [], workerData: { background: this.options.background === true } });
     w.unref();
     w.on('message', (r: Reply) => {
       const waiter = this.waiting.get(r.id);
@@ -211,9 +266,17 @@ function copyOf(data: Uint8Array): ArrayBuffer {
 }
 
 let shared: HashThread | undefined;
+let background: HashThread | undefined;
 
-/** The process's hash thread, started on first use. */
-export function hashThread(): HashThread {
+/**
+ * The process's hash threads, each started on first use: the foreground one at normal priority,
+ * and the background one, which hashes only while a core is otherwise idle.
+ */
+export function hashThread(kind: 'foreground' | 'background' = 'foreground'): HashThread {
+  if (kind === 'background') {
+    background ??= new HashThread({ background: true });
+    return background;
+  }
   shared ??= new HashThread();
   return shared;
 }

@@ -4,7 +4,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getVerified, rangeSizeFor, type GetEvent } from '../../../src/client/index.js';
-import { formatDigestField, pieceHashes, sha256 } from '../../../src/integrity/index.js';
+import { Agent } from 'undici';
+import { downloadRanges } from '../../../src/client/ranges.js';
+import { formatDigestField, HashThread, pieceHashes, sha256 } from '../../../src/integrity/index.js';
 import { buildMetalink, METALINK_TYPE, parseSingleRange, WELL_KNOWN } from '../../../src/mirror/index.js';
 import { listen, randomFile, startMirror, startSite, tempDir, writeFiles } from '../mirror/net-helpers.js';
 
@@ -229,4 +231,44 @@ test('resume with only a whole-file digest: kept ranges are read back into the i
   assert.equal(mirror.starts.length - before, size / rs - r.resumedPieces, 'only the missing ranges were fetched');
   assert.equal(r.verification.readBackBytes, r.resumedPieces * rs, 'exactly the kept ranges were read back');
   assert.deepEqual(readdirSync(dir), ['out.bin']);
+});
+
+test('pieces checked only after the transfer (nothing held in memory): the bad ones come back for a second round; each piece is accepted once, after its check', async (t) => {
+  const dir = tempDir(t);
+  const pieceSize = 64 * KiB;
+  const size = 10 * pieceSize + 999;
+  const body = randomFile(size);
+  const expected = pieceHashes(body, pieceSize);
+  const liar = await startRangeServer(t, body, { corrupt: () => true });
+  const honest = await startRangeServer(t, body);
+  const dispatcher = new Agent({ localAddress: CLIENT });
+  t.after(() => dispatcher.close());
+  const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
+  t.after(async () => { await threads.foreground.close(); await threads.background.close(); });
+  const log: string[] = [];
+  let liarOut = false;
+  let turn = 0;
+  const tmp = join(dir, 'f.pwpart');
+  const out = await downloadRanges({
+    url: honest.url, size, pieceSize, tmp, stateFile: `${tmp}.json`, stateKey: 'test', parallel: 3, dispatcher, timeoutMs: 5000, fsync: true,
+    // Every other piece from the liar until it is caught.
+    pick: () => ({ url: !liarOut && turn++ % 2 === 0 ? liar.url : honest.url }),
+    noSourceReason: () => 'none',
+    pieceHash: (i) => expected[i] as Buffer,
+    hashThreads: threads,
+    // Nothing is lent, and everything waits for the end of the transfer.
+    checkBuffers: { lent: 0, unchecked: 1024 * 1024 * 1024 },
+    onGood: () => undefined,
+    onFailed: (s, r) => { throw new Error(`${s}: ${r}`); },
+    onBad: async (s, i) => { log.push(`bad ${i}`); if (s === liar.url) liarOut = true; },
+    onPiece: (i, _s, buf, bytes) => { log.push(`ok ${i}`); assert.equal(buf, undefined, 'checked from the file'); assert.equal(bytes, Math.min(pieceSize, size - i * pieceSize)); },
+  });
+  assert.deepEqual(readFileSync(tmp), body);
+  const bad = log.filter((l) => l.startsWith('bad')).map((l) => Number(l.slice(4)));
+  const ok = log.filter((l) => l.startsWith('ok')).map((l) => Number(l.slice(3)));
+  assert.ok(bad.length > 0, 'the liar served pieces, which failed their check');
+  assert.deepEqual([...ok].sort((a, b) => a - b), Array.from({ length: 11 }, (_, i) => i), 'every piece accepted exactly once');
+  for (const i of bad) assert.ok(log.indexOf(`bad ${i}`) < log.indexOf(`ok ${i}`), `piece ${i} accepted only after its bad copy was refused`);
+  assert.equal(out.checkedFromFile, size + bad.reduce((s, i) => s + Math.min(pieceSize, size - i * pieceSize), 0), 'each copy written was read back once');
+  assert.equal(out.bytesFrom[liar.url] ?? 0, 0, 'no byte of the liar was accepted');
 });

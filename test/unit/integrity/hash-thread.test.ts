@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HashThread, inlineSha256Stream, sha256 } from '../../../src/integrity/index.js';
 
 test('lend: the digest comes from the thread and the same bytes come back; the buffer was moved, not copied', async (t) => {
@@ -121,4 +124,43 @@ test('an idle hash thread does not keep the process alive', async () => {
   clearTimeout(deadline);
   assert.equal(code, 0, 'the process ended by itself');
   assert.equal(out.trim(), sha256(Buffer.alloc(1 << 20, 1)).toString('hex'));
+});
+
+test('fileDigest: the thread reads a range of a file and hashes it; a missing file or a range past its end rejects', async (t) => {
+  const h = new HashThread();
+  t.after(() => h.close());
+  const dir = mkdtempSync(join(tmpdir(), 'pw-hash-thread-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = randomBytes(3 * 1024 * 1024 + 17);
+  const file = join(dir, 'f.bin');
+  writeFileSync(file, data);
+  // Longer than the thread's 1 MiB read buffer, from an odd offset.
+  assert.deepEqual(await h.fileDigest(file, 5, 2 * 1024 * 1024 + 3), sha256(data.subarray(5, 5 + 2 * 1024 * 1024 + 3)));
+  assert.deepEqual(await h.fileDigest(file, data.length, 0), sha256(Buffer.alloc(0)));
+  await assert.rejects(h.fileDigest(file, data.length - 10, 11), /the file ends at/);
+  await assert.rejects(h.fileDigest(join(dir, 'missing.bin'), 0, 1), /ENOENT/);
+  // The thread is still there after an error.
+  assert.deepEqual(await h.fileDigest(file, 0, 100), sha256(data.subarray(0, 100)));
+});
+
+test('a background thread gives itself the idle scheduling policy (Linux with chrt; else nice 19)', { skip: process.platform !== 'linux' }, async (t) => {
+  /** Scheduling policy (stat field 41; 5 is SCHED_IDLE) and nice value (field 19) of each thread of this process. */
+  const threads = () => readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) start with field 3.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { policy: Number(f[38]), nice: Number(f[16]) };
+  });
+  const idle = (ts: { policy: number; nice: number }[]) => ts.filter((x) => (hasChrt ? x.policy === 5 : x.nice === 19)).length;
+  const hasChrt = ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p));
+  const before = idle(threads());
+  const h = new HashThread({ background: true });
+  t.after(() => h.close());
+  await h.lend(Buffer.from(randomBytes(1000)));
+  assert.equal(idle(threads()), before + 1);
+  // A thread without the option keeps the normal policy.
+  const n = new HashThread();
+  t.after(() => n.close());
+  await n.lend(Buffer.from(randomBytes(1000)));
+  assert.equal(idle(threads()), before + 1);
 });
