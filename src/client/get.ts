@@ -507,7 +507,9 @@ export async function getVerified(opts: GetOptions): Promise<GetResult> {
         stateKey: `${plan.digest.toString('hex')}${pieces ? '' : ':ranges'}`,
         pick, noSourceReason,
         ...(pieces ? { pieceHash: (i: number) => pieces[i] as Sha256 } : {}),
-        ...(thread ? { hashThreads: { foreground: thread, background: hashThread('background') } } : {}),
+        // When the whole-file hash runs too (in file order, at normal priority), it waits for each
+        // piece's check: those then run at normal priority as well.
+        ...(thread ? { hashThreads: { foreground: thread, background: whole ? thread : hashThread('background') } } : {}),
         onGood: (source, bytes, ms) => rep.good(source, bytes, ms),
         onFailed: (source, reason) => {
           rep.failed(source);
