@@ -48,7 +48,7 @@ export const coreOptions = {
   'limits.idleTimeout': opt.duration({ default: 60_000, min: 100, doc: 'Idle keep-alive connections are closed after this long.' }),
   'limits.maxConnections': opt.int({ default: 20_000, min: 1, doc: 'Most client connections at once.' }),
   'limits.pipelineDepth': opt.int({ default: 32, min: 1, max: 1024, doc: 'Most pipelined requests queued on one connection.' }),
-  'limits.unsentBytes': opt.size({ default: 128 * 1024, min: 0, max: 64 * 1024 ** 2, doc: 'Response bytes the kernel may hold unsent per client connection (TCP_NOTSENT_LOWAT, Linux): large responses then go out as clients take them, from bytes still in the CPU cache and fairly shared between connections; bytes in flight are not limited. 0 keeps the system setting.' }),
+  'limits.unsentBytes': opt.size({ default: 32 * 1024, min: 0, max: 64 * 1024 ** 2, doc: 'Response bytes the kernel may hold unsent per client connection (TCP_NOTSENT_LOWAT, Linux): large responses then go out as clients take them, from bytes still in the CPU cache and fairly shared between connections; bytes in flight are not limited. 0 keeps the system setting.' }),
   'limits.maxRanges': opt.int({ default: 16, min: 1, max: 1000, doc: 'Most ranges served in one multipart/byteranges response.' }),
   'upstream.connectTimeout': opt.duration({ default: 10_000, min: 10, doc: 'Time to connect to an origin.' }),
   'upstream.headersTimeout': opt.duration({ default: 30_000, min: 10, doc: 'Time for an origin to send its response headers.' }),
