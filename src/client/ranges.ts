@@ -65,6 +65,7 @@ export interface RangeJob {
   onPiece(index: number, source: Source, buf: Buffer | undefined, bytes: number): void | Promise<void>;
   /** Pieces kept from an earlier run (they are in `tmp`, not in memory). */
   onKept?(indices: readonly number[]): void;
+  /** Bytes written so far and not refused (pieces waiting for their check included), of `total`. */
   onProgress?(done: number, total: number): void;
 }
 
@@ -136,12 +137,19 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   const prev = await readFile(job.stateFile, 'utf8').then((t) => JSON.parse(t) as PartState).catch(() => undefined);
   if (prev && prev.digest === job.stateKey && prev.size === size && prev.pieceSize === pieceSize && Array.isArray(prev.done)) {
     fh = await open(job.tmp, 'r+').catch(() => open(job.tmp, 'w+'));
+    const fileSize = (await fh.stat()).size;
     for (const i of prev.done.slice(0, count)) {
       if (!Number.isSafeInteger(i) || i < 0 || i >= count || done.has(i)) continue;
       const r = pieceRange(i, size, pieceSize);
-      const buf = Buffer.alloc(r.end - r.start + 1);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, r.start);
-      if (bytesRead === buf.length && (!job.pieceHash || digestEquals(sha256(buf), job.pieceHash(i)))) done.add(i);
+      if (r.end >= fileSize) continue;
+      if (job.pieceHash) {
+        const len = r.end - r.start + 1;
+        const digest = job.hashThreads
+          ? await job.hashThreads.foreground.fileDigest(job.tmp, r.start, len).catch(() => undefined)
+          : await fh.read(Buffer.alloc(len), 0, len, r.start).then(({ buffer, bytesRead }) => (bytesRead === len ? sha256(buffer) : undefined));
+        if (!digest || !digestEquals(digest, job.pieceHash(i))) continue;
+      }
+      done.add(i);
     }
     keptPieces = done.size;
     if (keptPieces) job.onKept?.([...done]);
@@ -149,6 +157,9 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     fh = await open(job.tmp, 'w+');
   }
   let doneBytes = [...done].reduce((s, i) => { const r = pieceRange(i, size, pieceSize); return s + r.end - r.start + 1; }, 0);
+  /** Bytes written and waiting for their check: shown as progress, not yet done. */
+  let uncheckedBytes = 0;
+  const progress = () => job.onProgress?.(doneBytes + uncheckedBytes, size);
   let originBytes = 0;
   let stateDirty = false;
   let lastSave = performance.now();
@@ -169,7 +180,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
   const attempts = new Map<number, number>();
   const active = new Map<string, number>();
   let fatal: PeerwebError | undefined;
-  job.onProgress?.(doneBytes, size);
+  progress();
 
   const checks = job.hashThreads && job.pieceHash
     ? new PieceChecks({
@@ -197,7 +208,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     // Last: the piece's buffer is the receiver's from here (it may move it to the hash thread).
     const brake = job.onPiece(i, src, buf, n);
     if (brake) held = Promise.all([held, brake]);
-    job.onProgress?.(doneBytes, size);
+    progress();
     // The piece list is saved at most every 250 ms (and on interruption); a lost entry only means a piece is fetched again.
     if (performance.now() - lastSave > 250) {
       lastSave = performance.now();
@@ -216,10 +227,14 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     if (expected && checks) {
       // Written now, checked later; the bytes in the file are not the output's until checked.
       await write(buf, r.start);
+      uncheckedBytes += n;
+      progress();
       checks.add(r.start, buf, expected, async (result, bytes) => {
         if (abandoned) return;
-        if (result === 'ok') accept(i, src, n, ms, bytes);
-        else if (result === 'bad') await refuse(i, src, r);
+        uncheckedBytes -= n;
+        if (result === 'ok') return accept(i, src, n, ms, bytes);
+        progress();
+        if (result === 'bad') await refuse(i, src, r);
         // A thread died with the piece: fetched again, nobody to blame.
         else queue.unshift(i);
       });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getVerified, rangeSizeFor, type GetEvent } from '../../../src/client/index.js';
@@ -246,6 +246,7 @@ test('pieces checked only after the transfer (nothing held in memory): the bad o
   const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
   t.after(async () => { await threads.foreground.close(); await threads.background.close(); });
   const log: string[] = [];
+  const progress: number[] = [];
   let liarOut = false;
   let turn = 0;
   const tmp = join(dir, 'f.pwpart');
@@ -262,7 +263,12 @@ test('pieces checked only after the transfer (nothing held in memory): the bad o
     onFailed: (s, r) => { throw new Error(`${s}: ${r}`); },
     onBad: async (s, i) => { log.push(`bad ${i}`); if (s === liar.url) liarOut = true; },
     onPiece: (i, _s, buf, bytes) => { log.push(`ok ${i}`); assert.equal(buf, undefined, 'checked from the file'); assert.equal(bytes, Math.min(pieceSize, size - i * pieceSize)); },
+    onProgress: (d, total) => { progress.push(d); assert.equal(total, size); },
   });
+  // Progress counts pieces as written, takes refused ones back, and ends at the size.
+  assert.ok(progress.some((p, k) => k > 0 && p < (progress[k - 1] as number)), 'a refused piece was taken back');
+  assert.ok(Math.max(...progress) <= size);
+  assert.equal(progress.at(-1), size);
   assert.deepEqual(readFileSync(tmp), body);
   const bad = log.filter((l) => l.startsWith('bad')).map((l) => Number(l.slice(4)));
   const ok = log.filter((l) => l.startsWith('ok')).map((l) => Number(l.slice(3)));
@@ -271,4 +277,35 @@ test('pieces checked only after the transfer (nothing held in memory): the bad o
   for (const i of bad) assert.ok(log.indexOf(`bad ${i}`) < log.indexOf(`ok ${i}`), `piece ${i} accepted only after its bad copy was refused`);
   assert.equal(out.checkedFromFile, size + bad.reduce((s, i) => s + Math.min(pieceSize, size - i * pieceSize), 0), 'each copy written was read back once');
   assert.equal(out.bytesFrom[liar.url] ?? 0, 0, 'no byte of the liar was accepted');
+});
+
+test('resume on the hash thread: listed pieces are checked again from the file; a damaged or missing one is fetched again', async (t) => {
+  const dir = tempDir(t);
+  const pieceSize = 64 * KiB;
+  const size = 6 * pieceSize + 5;
+  const body = randomFile(size);
+  const expected = pieceHashes(body, pieceSize);
+  const mirror = await startRangeServer(t, body);
+  const dispatcher = new Agent({ localAddress: CLIENT });
+  t.after(() => dispatcher.close());
+  const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
+  t.after(async () => { await threads.foreground.close(); await threads.background.close(); });
+  const tmp = join(dir, 'f.pwpart');
+  // An earlier run left pieces 0 to 4 listed; piece 1 was damaged since, and the file stops inside piece 4.
+  const partial = Buffer.from(body.subarray(0, 4 * pieceSize + 100));
+  partial[pieceSize + 7] = (partial[pieceSize + 7] ?? 0) ^ 1;
+  writeFileSync(tmp, partial);
+  writeFileSync(`${tmp}.json`, JSON.stringify({ digest: 'test', size, pieceSize, done: [0, 1, 2, 3, 4] }));
+  let kept: readonly number[] = [];
+  const out = await downloadRanges({
+    url: mirror.url, size, pieceSize, tmp, stateFile: `${tmp}.json`, stateKey: 'test', parallel: 2, dispatcher, timeoutMs: 5000, fsync: false,
+    pick: () => ({ url: mirror.url }), noSourceReason: () => 'none',
+    pieceHash: (i) => expected[i] as Buffer, hashThreads: threads,
+    onGood: () => undefined, onFailed: (s, r) => { throw new Error(`${s}: ${r}`); }, onBad: async () => { throw new Error('no bad piece expected'); },
+    onPiece: () => undefined, onKept: (k) => { kept = k; },
+  });
+  assert.deepEqual([...kept].sort(), [0, 2, 3]);
+  assert.equal(out.keptPieces, 3);
+  assert.deepEqual(mirror.starts.sort((a, b) => a - b), [1, 4, 5, 6].map((i) => i * pieceSize), 'only the damaged, short and missing pieces were fetched');
+  assert.deepEqual(readFileSync(tmp), body);
 });
