@@ -233,18 +233,27 @@ test('resume with only a whole-file digest: kept ranges are read back into the i
   assert.deepEqual(readdirSync(dir), ['out.bin']);
 });
 
-test('pieces checked only after the transfer (nothing held in memory): the bad ones come back for a second round; each piece is accepted once, after its check', async (t) => {
+/** What a test of the range engine needs besides its servers: a directory, a body and its piece hashes, a client agent and a fresh pair of hash threads. */
+function rangeJobParts(t: { after: (fn: () => Promise<void> | void) => void }, size: number, pieceSize: number) {
   const dir = tempDir(t);
-  const pieceSize = 64 * KiB;
-  const size = 10 * pieceSize + 999;
   const body = randomFile(size);
   const expected = pieceHashes(body, pieceSize);
+  const dispatcher = new Agent({ localAddress: CLIENT });
+  const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
+  t.after(async () => {
+    await dispatcher.close();
+    await threads.foreground.close();
+    await threads.background.close();
+  });
+  return { dir, body, expected, dispatcher, threads };
+}
+
+test('pieces checked only after the transfer (nothing held in memory): the bad ones come back for a second round; each piece is accepted once, after its check', async (t) => {
+  const pieceSize = 64 * KiB;
+  const size = 10 * pieceSize + 999;
+  const { dir, body, expected, dispatcher, threads } = rangeJobParts(t, size, pieceSize);
   const liar = await startRangeServer(t, body, { corrupt: () => true });
   const honest = await startRangeServer(t, body);
-  const dispatcher = new Agent({ localAddress: CLIENT });
-  t.after(() => dispatcher.close());
-  const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
-  t.after(async () => { await threads.foreground.close(); await threads.background.close(); });
   const log: string[] = [];
   const progress: number[] = [];
   let liarOut = false;
@@ -280,16 +289,10 @@ test('pieces checked only after the transfer (nothing held in memory): the bad o
 });
 
 test('resume on the hash thread: listed pieces are checked again from the file; a damaged or missing one is fetched again', async (t) => {
-  const dir = tempDir(t);
   const pieceSize = 64 * KiB;
   const size = 6 * pieceSize + 5;
-  const body = randomFile(size);
-  const expected = pieceHashes(body, pieceSize);
+  const { dir, body, expected, dispatcher, threads } = rangeJobParts(t, size, pieceSize);
   const mirror = await startRangeServer(t, body);
-  const dispatcher = new Agent({ localAddress: CLIENT });
-  t.after(() => dispatcher.close());
-  const threads = { foreground: new HashThread(), background: new HashThread({ background: true }) };
-  t.after(async () => { await threads.foreground.close(); await threads.background.close(); });
   const tmp = join(dir, 'f.pwpart');
   // An earlier run left pieces 0 to 4 listed; piece 1 was damaged since, and the file stops inside piece 4.
   const partial = Buffer.from(body.subarray(0, 4 * pieceSize + 100));
