@@ -188,16 +188,10 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
       maxLent: job.checkBuffers?.lent ?? 16 * 1024 * 1024, maxUnchecked: job.checkBuffers?.unchecked ?? 64 * 1024 * 1024,
     })
     : undefined;
-  /** Writes to the temp file so far (a flush covers those before it started). */
-  let writes = 0;
   /** Set once the download failed: checks still running change nothing. */
   let abandoned = false;
   /** What the receiver asked the workers to wait for before their next piece. */
   let held: Promise<unknown> = Promise.resolve();
-  const write = async (buf: Buffer, at: number): Promise<void> => {
-    writes++;
-    await fh.write(buf, 0, buf.length, at);
-  };
   /** Piece `i` is written and proven (or needs no proof). */
   const accept = (i: number, src: Source, n: number, ms: number, buf: Buffer | undefined): void => {
     job.onGood(src.url, n, ms);
@@ -226,7 +220,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
     const n = buf.length;
     if (expected && checks) {
       // Written now, checked later; the bytes in the file are not the output's until checked.
-      await write(buf, r.start);
+      await fh.write(buf, 0, buf.length, r.start);
       uncheckedBytes += n;
       progress();
       checks.add(r.start, buf, expected, async (result, bytes) => {
@@ -244,7 +238,7 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
       await refuse(i, src, r);
       return;
     }
-    await write(buf, r.start);
+    await fh.write(buf, 0, buf.length, r.start);
     accept(i, src, n, ms, buf);
     await held;
   };
@@ -282,8 +276,8 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
         active.set(src.url, (active.get(src.url) ?? 0) + 1);
         const t0 = performance.now();
         let buf: Buffer | undefined;
-        // Without a hash thread each chunk is hashed as it arrives: one pass over bytes still in
-        // cache. With one, the whole piece goes to the thread once received.
+        // Without hash threads each chunk is hashed as it arrives: one pass over bytes still in
+        // cache. With them, the piece is written once received and checked by PieceChecks.
         const hash = job.pieceHash && !checks ? createHash('sha256') : undefined;
         try {
           buf = await fetchRange(src.url, r, { dispatcher: job.dispatcher, timeoutMs: job.timeoutMs, signal: job.signal, authorization: src.authorization }, hash);
@@ -324,17 +318,13 @@ export async function downloadRanges(job: RangeJob): Promise<RangeOutcome> {
       const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (rejected) throw rejected.reason;
       if (fatal) throw fatal;
-      // Everything is received: the flush and the checks still pending run at the same time.
-      const flushed = writes;
+      // Everything is received and written: the flush and the checks still pending run at the
+      // same time. Pieces that fail their check go back to the queue for another round, which
+      // ends with a flush of its own.
       const settled = await Promise.allSettled([job.fsync ? fh.sync() : undefined, checks?.drain()]);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      if (queue.length === 0) {
-        // Pieces fetched again after a failed check were written after that flush began.
-        if (job.fsync && writes !== flushed) await fh.sync();
-        break;
-      }
-      // Some pieces failed their check: another round for them.
+      if (queue.length === 0) break;
     }
     if (done.size !== count) throw new PeerwebError('PW_ERR_GET_NO_SOURCE', { url: job.url, reason: `${count - done.size} pieces were not fetched` });
     await fh.close();
